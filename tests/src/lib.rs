@@ -1,0 +1,127 @@
+//! Shared support for the end-to-end tests: a fresh database per test on each backend.
+//!
+//! The `upgrader-fixtures` binary (src/bin) is the real CLI with the example modules and a few
+//! fixture upgrades (one that sleeps, one that fails on demand) linked in.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use upgrader_core::{Backend, DatabaseUrl};
+
+/// The environment variables that name the test servers.
+pub const POSTGRES_VAR: &str = "UPGRADER_TEST_POSTGRES_URL";
+/// See [`POSTGRES_VAR`].
+pub const MYSQL_VAR: &str = "UPGRADER_TEST_MYSQL_URL";
+
+/// A database made for one test, dropped at the end (SQLite: a file in a temporary directory).
+#[derive(Debug)]
+pub struct TestDb {
+    /// The URL to give the engine or the binary.
+    pub url: String,
+    backend: Backend,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name() -> String {
+    format!(
+        "upgrader_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}
+
+impl TestDb {
+    /// A fresh database on `backend`, or `None` (after saying so on stderr) when that backend's
+    /// server is not configured. In CI (`CI` set) a missing server is a failure instead.
+    pub fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Postgres => Self::server(backend, POSTGRES_VAR),
+            Backend::Mysql => Self::server(backend, MYSQL_VAR),
+            _ => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = dir.path().join("upgrader.db").to_string_lossy().into_owned();
+                Some(TestDb {
+                    url,
+                    backend,
+                    admin_url: None,
+                    name: String::new(),
+                    _dir: Some(dir),
+                })
+            }
+        }
+    }
+
+    fn server(backend: Backend, var: &str) -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(var) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{var} is not set: CI must run the {backend} tests"
+            );
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("SKIPPED: {backend} test ({var} is not set)");
+            }
+            return None;
+        };
+        let name = unique_name();
+        let mut admin = DatabaseUrl::parse(&admin_url)
+            .expect("a valid admin URL")
+            .connect()
+            .expect("the test server answers");
+        admin
+            .execute(&format!("CREATE DATABASE {name}"))
+            .expect("CREATE DATABASE");
+        let base = admin_url.trim_end_matches('/');
+        let base = match base.rfind('/') {
+            Some(i) if base[..i].ends_with('/') => base, // no database part: postgres://host
+            Some(i) => &base[..i],
+            None => base,
+        };
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend,
+            admin_url: Some(admin_url),
+            name,
+            _dir: None,
+        })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The parsed URL.
+    pub fn database_url(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&self.url).expect("a valid test URL")
+    }
+
+    /// A new connection to the test database.
+    pub fn connect(&self) -> upgrader_core::AnyConnection {
+        self.database_url().connect().expect("the test database answers")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(admin_url) = &self.admin_url else { return };
+        if let Ok(mut admin) = DatabaseUrl::parse(admin_url).and_then(|u| u.connect()) {
+            let force = if self.backend == Backend::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {}{force}", self.name));
+        }
+    }
+}
+
+/// The backends to run a test on: all three (the servers' tests skip themselves when unset).
+pub const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];

@@ -1,0 +1,449 @@
+//! The engine on real databases: SQLite always, PostgreSQL and MariaDB when their URLs are set
+//! (`.ci/run` sets them; without them those tests say SKIPPED).
+
+use upgrader_core::{
+    AnyConnection, Backend, Context, Engine, Error, Phase, Registry, RunCheck, RunOptions, Unattended,
+    Upgrade,
+};
+use upgrader_tests::TestDb;
+
+/// The switches tests flip to make an upgrade or a check misbehave: a table that exists or not.
+fn table_exists(ctx: &mut Context, table: &str) -> bool {
+    ctx.query_i64(&format!("SELECT COUNT(*) AS value FROM {table}"))
+        .is_ok()
+}
+
+fn create_log(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.execute("CREATE TABLE run_log (id VARCHAR(255) NOT NULL)")?;
+    ctx.execute("INSERT INTO run_log (id) VALUES ('log_2024_01_01_create')")?;
+    Ok(())
+}
+
+fn second(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.execute("INSERT INTO run_log (id) VALUES ('log_2024_01_02_second')")?;
+    Ok(())
+}
+
+fn third(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.execute("INSERT INTO run_log (id) VALUES ('log_2024_01_03_third')")?;
+    Ok(())
+}
+
+/// Creates a table, then fails while `fail_switch` exists.
+fn fails_on_switch(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.execute("INSERT INTO run_log (id) VALUES ('log_2024_01_02_second')")?;
+    if table_exists(ctx, "fail_switch") {
+        return Err("told to fail".into());
+    }
+    Ok(())
+}
+
+/// Panics while `panic_switch` exists.
+fn panics_on_switch(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.execute("INSERT INTO run_log (id) VALUES ('log_2024_01_02_second')")?;
+    if table_exists(ctx, "panic_switch") {
+        panic!("told to panic");
+    }
+    Ok(())
+}
+
+fn check_fails_on_switch(ctx: &mut Context) -> upgrader_core::Result<()> {
+    if table_exists(ctx, "check_switch") {
+        return Err(format!("{} says no", ctx.upgrade()).into());
+    }
+    Ok(())
+}
+
+const CREATE: Upgrade = Upgrade::new("log_2024_01_01_create", "Create the log.", create_log);
+const SECOND: Upgrade =
+    Upgrade::new("log_2024_01_02_second", "Second.", second).with_depends_on(&["log_2024_01_01_create"]);
+const THIRD: Upgrade =
+    Upgrade::new("log_2024_01_03_third", "Third.", third).with_depends_on(&["log_2024_01_02_second"]);
+
+fn chain() -> Registry {
+    Registry::new([THIRD, CREATE, SECOND], [])
+}
+
+fn engine(db: &TestDb, registry: Registry) -> Engine {
+    Engine::open(&db.database_url(), registry, None).expect("the engine opens")
+}
+
+fn log(conn: &mut AnyConnection) -> Vec<String> {
+    let mut out = Vec::new();
+    let n = conn
+        .query_i64("SELECT COUNT(*) AS value FROM run_log")
+        .unwrap()
+        .unwrap();
+    for i in 0..n {
+        // Portable row-by-row read through the text helper.
+        let sql = format!("SELECT id AS value FROM run_log ORDER BY id LIMIT 1 OFFSET {i}");
+        out.push(conn.query_text(&sql).unwrap().unwrap());
+    }
+    out
+}
+
+fn run(engine: &mut Engine) -> Result<upgrader_core::RunReport, Error> {
+    engine.run(&mut Unattended::default(), &RunOptions::default())
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Sqlite) { super::$name(&db) } } )* }
+        mod postgres { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Postgres) { super::$name(&db) } } )* }
+        mod mysql { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Mysql) { super::$name(&db) } } )* }
+    };
+}
+
+on_every_backend!(
+    applies_in_order_and_records_each,
+    second_run_applies_nothing,
+    failing_upgrade_stops_the_run_and_the_next_run_resumes,
+    panicking_upgrade_stops_the_run_and_the_next_run_resumes,
+    failing_pre_checks_apply_nothing_and_are_reported_together,
+    failing_post_check_is_reported_after_applying,
+    recorded_upgrade_counts_its_ancestors_as_applied,
+    history_shows_ghosts_and_edits,
+    populate_records_everything_without_running_it,
+    mark_applied_refuses_pending_dependencies_unless_forced,
+    mark_pending_makes_an_upgrade_run_again,
+);
+
+fn applies_in_order_and_records_each(db: &TestDb) {
+    let mut engine = engine(db, chain());
+    assert_eq!(engine.status().unwrap().pending.len(), 3);
+    let report = run(&mut engine).unwrap();
+    assert_eq!(
+        report.applied_ids(),
+        [
+            "log_2024_01_01_create",
+            "log_2024_01_02_second",
+            "log_2024_01_03_third"
+        ]
+    );
+    let applied: Vec<String> = engine.applied().unwrap().into_iter().map(|r| r.upgrade).collect();
+    assert_eq!(
+        applied,
+        [
+            "log_2024_01_01_create",
+            "log_2024_01_02_second",
+            "log_2024_01_03_third"
+        ]
+    );
+    assert_eq!(
+        log(engine.connection()),
+        [
+            "log_2024_01_01_create",
+            "log_2024_01_02_second",
+            "log_2024_01_03_third"
+        ]
+    );
+    assert!(engine.status().unwrap().pending.is_empty());
+}
+
+fn second_run_applies_nothing(db: &TestDb) {
+    run(&mut engine(db, chain())).unwrap();
+    let mut again = engine(db, chain());
+    let report = run(&mut again).unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(log(again.connection()).len(), 3, "nothing ran twice");
+}
+
+fn failing_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
+    let registry = || {
+        Registry::new(
+            [
+                CREATE,
+                Upgrade::new("log_2024_01_02_second", "Second.", fails_on_switch)
+                    .with_depends_on(&["log_2024_01_01_create"]),
+                THIRD,
+            ],
+            [],
+        )
+    };
+    db.connect()
+        .execute("CREATE TABLE fail_switch (x INTEGER)")
+        .unwrap();
+    let mut engine = engine(db, registry());
+    let err = run(&mut engine).unwrap_err();
+    let Error::UpgradeFailed {
+        id,
+        reason,
+        rolled_back,
+        report,
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(id, "log_2024_01_02_second");
+    assert_eq!(reason, "told to fail");
+    assert_eq!(
+        report.applied_ids(),
+        ["log_2024_01_01_create"],
+        "the report says what was applied before"
+    );
+    let applied: Vec<String> = engine.applied().unwrap().into_iter().map(|r| r.upgrade).collect();
+    assert_eq!(
+        applied,
+        ["log_2024_01_01_create"],
+        "nothing of the failed upgrade is recorded"
+    );
+    assert_eq!(
+        log(engine.connection()),
+        ["log_2024_01_01_create"],
+        "its insert was rolled back"
+    );
+    assert_eq!(*rolled_back, db.backend() != Backend::Mysql);
+    db.connect().execute("DROP TABLE fail_switch").unwrap();
+    if db.backend() == Backend::Mysql {
+        // DDL could have been committed there: the operator decides before anything runs again.
+        let err = run(&mut engine).unwrap_err();
+        assert!(
+            matches!(&err, Error::Interrupted { interrupted } if interrupted[0].upgrade == "log_2024_01_02_second" && interrupted[0].error.as_deref() == Some("told to fail")),
+            "{err}"
+        );
+        engine
+            .resolve(
+                "log_2024_01_02_second",
+                true,
+                &mut Unattended::default(),
+                &RunOptions::default(),
+            )
+            .unwrap();
+    }
+    let report = run(&mut engine).unwrap();
+    assert_eq!(
+        report.applied_ids(),
+        ["log_2024_01_02_second", "log_2024_01_03_third"],
+        "resumes at the failed upgrade"
+    );
+}
+
+fn panicking_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
+    let registry = || {
+        Registry::new(
+            [
+                CREATE,
+                Upgrade::new("log_2024_01_02_second", "Second.", panics_on_switch)
+                    .with_depends_on(&["log_2024_01_01_create"]),
+                THIRD,
+            ],
+            [],
+        )
+    };
+    db.connect()
+        .execute("CREATE TABLE panic_switch (x INTEGER)")
+        .unwrap();
+    let mut engine = engine(db, registry());
+    let err = run(&mut engine).unwrap_err();
+    let Error::UpgradeFailed {
+        id, reason, report, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(id, "log_2024_01_02_second");
+    assert_eq!(reason, "panicked: told to panic");
+    assert_eq!(report.applied_ids(), ["log_2024_01_01_create"]);
+    assert_eq!(
+        log(engine.connection()),
+        ["log_2024_01_01_create"],
+        "its insert was rolled back"
+    );
+    db.connect().execute("DROP TABLE panic_switch").unwrap();
+    if db.backend() == Backend::Mysql {
+        engine
+            .resolve(
+                "log_2024_01_02_second",
+                true,
+                &mut Unattended::default(),
+                &RunOptions::default(),
+            )
+            .unwrap();
+    }
+    let report = run(&mut engine).unwrap();
+    assert_eq!(
+        report.applied_ids(),
+        ["log_2024_01_02_second", "log_2024_01_03_third"]
+    );
+}
+
+fn failing_pre_checks_apply_nothing_and_are_reported_together(db: &TestDb) {
+    let registry = Registry::new(
+        [
+            CREATE,
+            SECOND.with_pre_upgrade(check_fails_on_switch),
+            THIRD.with_pre_upgrade(check_fails_on_switch),
+        ],
+        [RunCheck::new(
+            Phase::PreRun,
+            "workers are stopped",
+            check_fails_on_switch,
+        )],
+    );
+    db.connect()
+        .execute("CREATE TABLE check_switch (x INTEGER)")
+        .unwrap();
+    let mut engine = engine(db, registry);
+    let err = run(&mut engine).unwrap_err();
+    let Error::PreChecksFailed { failures } = &err else {
+        panic!("{err}")
+    };
+    let failed: Vec<&str> = failures.iter().map(|f| f.check.as_str()).collect();
+    assert_eq!(
+        failed,
+        [
+            "workers are stopped",
+            "log_2024_01_02_second",
+            "log_2024_01_03_third"
+        ]
+    );
+    assert_eq!(failures[1].reason, "log_2024_01_02_second says no");
+    assert!(engine.applied().unwrap().is_empty(), "nothing was applied");
+    assert_eq!(
+        engine
+            .connection()
+            .query_i64("SELECT COUNT(*) AS value FROM run_log")
+            .ok(),
+        None,
+        "not even the first upgrade"
+    );
+    // `check` sees the same failures without running anything.
+    let report = engine.check(&mut Unattended::default()).unwrap();
+    assert_eq!(report.failures.len(), 3);
+    assert!(!report.is_ok());
+}
+
+fn failing_post_check_is_reported_after_applying(db: &TestDb) {
+    let registry = Registry::new([CREATE.with_post_upgrade(check_fails_on_switch), SECOND], []);
+    db.connect()
+        .execute("CREATE TABLE check_switch (x INTEGER)")
+        .unwrap();
+    let mut engine = engine(db, registry);
+    let err = run(&mut engine).unwrap_err();
+    let Error::PostChecksFailed { failures, report } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        report.applied_ids(),
+        ["log_2024_01_01_create", "log_2024_01_02_second"]
+    );
+    assert_eq!(engine.applied().unwrap().len(), 2, "the upgrades stay recorded");
+}
+
+fn recorded_upgrade_counts_its_ancestors_as_applied(db: &TestDb) {
+    let mut engine = engine(db, chain());
+    run(&mut engine).unwrap();
+    // An old database whose history predates the first two upgrades.
+    engine
+        .mark_pending(
+            &["log_2024_01_01_create".into(), "log_2024_01_02_second".into()],
+            &mut Unattended::default(),
+            &RunOptions::default(),
+        )
+        .unwrap();
+    let status = engine.status().unwrap();
+    assert!(status.pending.is_empty(), "{:?}", status.pending);
+    let implied: Vec<(&str, &str)> = status
+        .implied
+        .iter()
+        .map(|i| (i.id.as_str(), i.by.as_str()))
+        .collect();
+    assert_eq!(
+        implied,
+        [
+            ("log_2024_01_01_create", "log_2024_01_03_third"),
+            ("log_2024_01_02_second", "log_2024_01_03_third")
+        ]
+    );
+}
+
+fn history_shows_ghosts_and_edits(db: &TestDb) {
+    let mut engine = engine(db, Registry::new([CREATE.with_checksum("aaaa"), SECOND], []));
+    run(&mut engine).unwrap();
+    // A later build: CREATE was edited, SECOND was removed.
+    let mut later = self::engine(db, Registry::new([CREATE.with_checksum("bbbb")], []));
+    let status = later.status().unwrap();
+    assert_eq!(
+        status
+            .ghosts
+            .iter()
+            .map(|g| g.upgrade.as_str())
+            .collect::<Vec<_>>(),
+        ["log_2024_01_02_second"]
+    );
+    assert_eq!(status.edited.len(), 1);
+    assert_eq!(
+        (
+            status.edited[0].recorded.as_str(),
+            status.edited[0].current.as_str()
+        ),
+        ("aaaa", "bbbb")
+    );
+}
+
+fn populate_records_everything_without_running_it(db: &TestDb) {
+    let mut engine = engine(db, chain());
+    let recorded = engine
+        .populate(&mut Unattended::default(), &RunOptions::default())
+        .unwrap();
+    assert_eq!(recorded.len(), 3);
+    assert!(engine.status().unwrap().pending.is_empty());
+    assert!(
+        engine
+            .applied()
+            .unwrap()
+            .iter()
+            .all(|r| r.method == "populate" && r.duration_ms.is_none())
+    );
+    assert!(
+        engine
+            .connection()
+            .query_i64("SELECT COUNT(*) AS value FROM run_log")
+            .is_err(),
+        "nothing ran"
+    );
+}
+
+fn mark_applied_refuses_pending_dependencies_unless_forced(db: &TestDb) {
+    let mut engine = engine(db, chain());
+    let (ui, options) = (&mut Unattended::default(), &RunOptions::default());
+    let err = engine
+        .mark_applied(&["log_2024_01_03_third".into()], false, ui, options)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`log_2024_01_03_third` depends on pending upgrade(s): log_2024_01_01_create, log_2024_01_02_second"
+    );
+    assert!(engine.applied().unwrap().is_empty(), "nothing was marked");
+    let err = engine
+        .mark_applied(&["log_2099_01_01_nope".into()], false, ui, options)
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownUpgrade { .. }), "{err}");
+    let marked = engine
+        .mark_applied(&["log_2024_01_03_third".into()], true, ui, options)
+        .unwrap();
+    assert_eq!(marked, ["log_2024_01_03_third"]);
+    assert!(
+        engine.status().unwrap().pending.is_empty(),
+        "its ancestors count as applied"
+    );
+}
+
+fn mark_pending_makes_an_upgrade_run_again(db: &TestDb) {
+    let mut engine = engine(db, Registry::new([CREATE, SECOND], []));
+    run(&mut engine).unwrap();
+    engine
+        .mark_pending(
+            &["log_2024_01_02_second".into()],
+            &mut Unattended::default(),
+            &RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(run(&mut engine).unwrap().applied_ids(), ["log_2024_01_02_second"]);
+    assert_eq!(
+        log(engine.connection()).len(),
+        3,
+        "it ran a second time, as asked"
+    );
+}

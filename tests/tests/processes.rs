@@ -1,0 +1,324 @@
+//! Real processes of the `upgrader-fixtures` binary (the CLI with the example modules and two
+//! fixture upgrades) on each backend: concurrent runners, `kill -9` in the middle of an upgrade,
+//! a connection cut by the server.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use upgrader_core::Backend;
+use upgrader_tests::TestDb;
+
+const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
+
+fn fixtures(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
+    cmd.env("UPGRADER_DATABASE_URL", &db.url)
+        .env_remove("UPGRADER_TEST_SLEEP_MS")
+        .env_remove("UPGRADER_TEST_FAIL")
+        .env_remove("UPGRADER_TEST_PANIC")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("the fixtures binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn count(db: &TestDb, sql: &str) -> i64 {
+    db.connect().query_i64(sql).unwrap().unwrap_or(0)
+}
+
+fn applied_ids(db: &TestDb) -> Vec<String> {
+    let out = output(fixtures(db).args(["show", "applied", "--json"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.iter()
+        .map(|r| r["upgrade"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Starts `run --yes-i-know` with the slow fixture sleeping, and returns once it sleeps.
+fn start_slow_run(db: &TestDb, sleep_ms: u64) -> Child {
+    let mut child = fixtures(db)
+        .args(["run", "--yes-i-know"])
+        .env("UPGRADER_TEST_SLEEP_MS", sleep_ms.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("sleeping") => break,
+            Some(Ok(line)) => seen.push(line),
+            _ => panic!(
+                "the runner ended before the slow upgrade: {seen:?} {:?}",
+                child.wait()
+            ),
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Sqlite) { super::$name(&db) } } )* }
+        mod postgres { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Postgres) { super::$name(&db) } } )* }
+        mod mysql { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Mysql) { super::$name(&db) } } )* }
+    };
+}
+
+on_every_backend!(
+    eight_runners_at_once_apply_each_upgrade_exactly_once,
+    second_runner_waits_and_names_the_holder,
+    kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history,
+    connection_cut_by_the_server_ends_the_run_with_a_clear_error,
+    failing_upgrade_exits_1_and_says_what_was_applied,
+);
+
+fn eight_runners_at_once_apply_each_upgrade_exactly_once(db: &TestDb) {
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            fixtures(db)
+                .args(["run", "--yes-i-know", "--lock-timeout", "120"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert!(out.status.success(), "a runner failed: {}", text(&out.stderr));
+    }
+    let applied_by_runners: usize = outputs
+        .iter()
+        .map(|o| {
+            text(&o.stdout)
+                .lines()
+                .filter(|l| l.starts_with("applied "))
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        applied_by_runners, FIXTURE_IDS,
+        "each upgrade applied by exactly one runner"
+    );
+    let mut ids = applied_ids(db);
+    assert_eq!(ids.len(), FIXTURE_IDS);
+    ids.dedup();
+    assert_eq!(ids.len(), FIXTURE_IDS);
+    // The example upgrade that logs its own executions ran once.
+    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM search_rebuilds"), 1);
+    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM slow_marker"), 2);
+}
+
+fn second_runner_waits_and_names_the_holder(db: &TestDb) {
+    let mut first = start_slow_run(db, 4000);
+    let out = output(fixtures(db).args(["run", "--yes-i-know", "--lock-timeout", "1"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("waiting for another runner to finish ("),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: another runner holds the upgrade lock ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains("and did not release it within 1s\nhint: wait for the other runner to finish, or raise --lock-timeout"), "{stderr}");
+    if db.backend() == Backend::Sqlite {
+        assert!(
+            stderr.contains(&format!("pid {} on ", first.id())),
+            "the holder is named: {stderr}"
+        );
+    }
+    // With time enough, the second runner waits for the first and finds nothing left to do.
+    let out = output(fixtures(db).args(["run", "--yes-i-know", "--lock-timeout", "60"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "", "the first runner applied everything");
+    assert!(first.wait().unwrap().success());
+}
+
+fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
+    let mut child = start_slow_run(db, 60_000);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let ids = applied_ids(db);
+    assert!(!ids.iter().any(|id| id.starts_with("fixtures_")), "{ids:?}");
+    assert_eq!(
+        ids,
+        [
+            "accounts_2024_01_10_initial",
+            "accounts_2024_02_01_add_display_name"
+        ],
+        "what came before the slow one"
+    );
+    let fixed = || {
+        fixtures(db)
+            .args(["run", "--yes-i-know", "--lock-timeout", "30"])
+            .output()
+            .unwrap()
+    };
+    if db.backend().has_transactional_ddl() {
+        // Neither the upgrade's table nor its history row: the transaction died with the process.
+        assert!(
+            db.connect()
+                .query_i64("SELECT COUNT(*) AS value FROM slow_marker")
+                .is_err(),
+            "the slow upgrade's table was rolled back"
+        );
+        // And the lock died with it: the next run goes through.
+        let out = fixed();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(applied_ids(db).len(), FIXTURE_IDS);
+        return;
+    }
+    // MySQL/MariaDB: the CREATE TABLE was committed implicitly; the engine knows it started.
+    let pending = output(fixtures(db).args(["show", "pending"]));
+    assert!(
+        text(&pending.stderr).contains("interrupted: `fixtures_2024_01_01_slow` started at "),
+        "{}",
+        text(&pending.stderr)
+    );
+    let check = output(fixtures(db).arg("check"));
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stdout).contains("error: interrupted: `fixtures_2024_01_01_slow` started at"),
+        "{}",
+        text(&check.stdout)
+    );
+    let refused = fixed();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "error: 1 upgrade(s) were interrupted and need a decision: `fixtures_2024_01_01_slow` started at"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: inspect the database, then `upgrader resolve fixtures_2024_01_01_slow --retry` (run it again) or `upgrader resolve fixtures_2024_01_01_slow --mark-applied` (it did finish)"), "{stderr}");
+    // Way out 1: it did not finish; the operator undoes its DDL and retries.
+    db.connect().execute("DROP TABLE slow_marker").unwrap();
+    let out = output(fixtures(db).args(["resolve", "fixtures_2024_01_01_slow", "--retry", "--yes-i-know"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = fixed();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(applied_ids(db).len(), FIXTURE_IDS);
+    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM slow_marker"), 2);
+
+    // Way out 2, on a second database: it did finish; the operator records it.
+    let Some(db) = TestDb::new(Backend::Mysql) else {
+        return;
+    };
+    let mut child = start_slow_run(&db, 60_000);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = output(fixtures(&db).args([
+        "resolve",
+        "fixtures_2024_01_01_slow",
+        "--mark-applied",
+        "--yes-i-know",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output(fixtures(&db).args(["run", "--yes-i-know"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ids = applied_ids(&db);
+    assert_eq!(ids.len(), FIXTURE_IDS);
+    assert!(ids.contains(&"fixtures_2024_01_01_slow".to_owned()));
+}
+
+fn connection_cut_by_the_server_ends_the_run_with_a_clear_error(db: &TestDb) {
+    if db.backend() == Backend::Sqlite {
+        return; // no server to cut the connection
+    }
+    let child = start_slow_run(db, 3000);
+    let mut admin = db.connect();
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    match db.backend() {
+        Backend::Postgres => {
+            let killed = admin
+                .query_i64(&format!(
+                    "SELECT COUNT(pg_terminate_backend(pid)) AS value FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ))
+                .unwrap();
+            assert_eq!(killed, Some(1));
+        }
+        _ => {
+            let id = admin
+                .query_i64(&format!("SELECT ID AS value FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND ID <> CONNECTION_ID()"))
+                .unwrap()
+                .expect("the runner's connection");
+            admin.execute(&format!("KILL {id}")).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let ids = applied_ids(db);
+    assert!(
+        !ids.iter().any(|id| id.starts_with("fixtures_")),
+        "nothing of the cut upgrade is recorded: {ids:?}"
+    );
+    if db.backend() == Backend::Mysql {
+        let pending = output(fixtures(db).args(["show", "pending"]));
+        assert!(
+            text(&pending.stderr).contains("interrupted: `fixtures_2024_01_01_slow`"),
+            "{}",
+            text(&pending.stderr)
+        );
+    } else {
+        let out = output(fixtures(db).args(["run", "--yes-i-know"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(applied_ids(db).len(), FIXTURE_IDS);
+    }
+}
+
+fn failing_upgrade_exits_1_and_says_what_was_applied(db: &TestDb) {
+    let out = output(
+        fixtures(db)
+            .args(["run", "--yes-i-know"])
+            .env("UPGRADER_TEST_FAIL", "1"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 3, "applied before the failure: {stdout}");
+    let stderr = text(&out.stderr);
+    let error_line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert_eq!(
+        error_line,
+        if db.backend().has_transactional_ddl() {
+            "error: upgrade `fixtures_2024_01_02_flaky` failed: the flaky fixture was told to fail (3 applied before it, its own changes were rolled back)"
+        } else {
+            "error: upgrade `fixtures_2024_01_02_flaky` failed: the flaky fixture was told to fail (3 applied before it)"
+        }
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS value FROM slow_marker"),
+        1,
+        "the failed upgrade's insert was rolled back"
+    );
+    if !db.backend().has_transactional_ddl() {
+        let out =
+            output(fixtures(db).args(["resolve", "fixtures_2024_01_02_flaky", "--retry", "--yes-i-know"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = output(fixtures(db).args(["run", "--yes-i-know"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        FIXTURE_IDS - 3,
+        "resumed at the failed upgrade"
+    );
+}

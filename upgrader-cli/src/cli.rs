@@ -1,0 +1,121 @@
+//! The command line, as clap derive types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+The database is --database-url, else $UPGRADER_DATABASE_URL, else `database_url` in upgrader.toml,
+else the SQLite file upgrader.db in the working directory. URLs: postgres://user@host/db,
+mysql://user@host/db, sqlite://path or a plain path.
+
+Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
+`check` found a problem); 2 bad usage.";
+
+/// Plans and applies the upgrades linked into this binary.
+#[derive(Debug, Parser)]
+#[command(name = "upgrader", version, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The database: postgres://…, mysql://…, sqlite://path or a file path.
+    #[arg(long, global = true, env = "UPGRADER_DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
+
+    /// The configuration file.
+    #[arg(long, global = true, default_value = "upgrader.toml")]
+    pub(crate) config: PathBuf,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Lists applied or pending upgrades.
+    #[command(subcommand)]
+    Show(Show),
+    /// Checks the graph and the database: exits 1 when something is wrong, so CI can use it.
+    Check(Check),
+    /// Shows the plan, asks for confirmation and applies the pending upgrades.
+    Run(Run),
+    /// Records every known upgrade as applied without running it (for a database just created at
+    /// the latest schema).
+    Populate(Confirmation),
+    /// Repairs the history by hand: records upgrades as applied, or as pending again.
+    Mark(Mark),
+    /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
+    Resolve(Resolve),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Show {
+    /// The upgrades the database has, oldest first, with when they were applied.
+    Applied(Format),
+    /// The upgrades to run, in run order, with what they do and their estimates.
+    Pending(Format),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Format {
+    /// Prints JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Check {
+    /// Prints JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Confirmation {
+    /// Runs unattended: no confirmation, and every question an upgrade asks gets its default.
+    #[arg(long)]
+    pub(crate) yes_i_know: bool,
+
+    /// How long to wait for another runner's lock, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) lock_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Run {
+    #[command(flatten)]
+    pub(crate) confirmation: Confirmation,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("state").required(true).args(["applied", "pending"]))]
+pub(crate) struct Mark {
+    /// The upgrades to mark.
+    #[arg(required = true, value_name = "ID")]
+    pub(crate) ids: Vec<String>,
+    /// Records them as applied without running them.
+    #[arg(long)]
+    pub(crate) applied: bool,
+    /// Removes them from the history so the next run applies them.
+    #[arg(long)]
+    pub(crate) pending: bool,
+    /// With --applied: even when their dependencies are pending.
+    #[arg(long, requires = "applied")]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) confirmation: Confirmation,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("decision").required(true).args(["retry", "mark_applied"]))]
+pub(crate) struct Resolve {
+    /// The interrupted upgrade.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// It did not finish: the next run runs it again.
+    #[arg(long)]
+    pub(crate) retry: bool,
+    /// It did finish: record it as applied.
+    #[arg(long)]
+    pub(crate) mark_applied: bool,
+    #[command(flatten)]
+    pub(crate) confirmation: Confirmation,
+}

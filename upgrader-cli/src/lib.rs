@@ -1,0 +1,422 @@
+//! The `upgrader` command line, as a library so an application builds its own binary with its
+//! own module crates linked in:
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//!
+//! // Name every crate that holds upgrades, or the linker drops their registrations.
+//! // use my_accounts_module as _;
+//!
+//! fn main() -> ExitCode {
+//!     upgrader_cli::main()
+//! }
+//! ```
+
+#![allow(clippy::print_stdout)] // stdout carries the commands' data
+
+mod cli;
+mod output;
+mod ui;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use serde_json::json;
+use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions};
+
+use crate::cli::{Cli, Command, Confirmation, Show};
+use crate::output::{duration, first_line, table};
+use crate::ui::TerminalUi;
+
+/// The SQLite file used when no database is configured.
+pub const DEFAULT_DATABASE: &str = "upgrader.db";
+
+/// Runs the command line with the process's arguments; prints errors and returns the exit code.
+pub fn main() -> ExitCode {
+    run(std::env::args_os())
+}
+
+/// Runs the command line with these arguments (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+    let hint = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<upgrader_core::Error>())
+        .and_then(upgrader_core::Error::hint);
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn note(message: &str) {
+    eprintln!("{message}");
+}
+
+struct Settings {
+    url: DatabaseUrl,
+    packages: Option<Vec<String>>,
+    lock_timeout: Option<u64>,
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let config = Config::load(&cli.config)?.unwrap_or_default();
+    let url = cli
+        .database_url
+        .clone()
+        .or(config.database_url)
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    Ok(Settings {
+        url: DatabaseUrl::parse(&url)?,
+        packages: config.packages,
+        lock_timeout: config.lock_timeout_secs,
+    })
+}
+
+fn open(settings: &Settings) -> anyhow::Result<Engine> {
+    Ok(Engine::open(
+        &settings.url,
+        Registry::linked(),
+        settings.packages.as_deref(),
+    )?)
+}
+
+fn run_options(settings: &Settings, confirmation: &Confirmation) -> RunOptions {
+    let secs = confirmation.lock_timeout.or(settings.lock_timeout);
+    let options = RunOptions::default();
+    match secs {
+        Some(secs) => options.with_lock_timeout(Duration::from_secs(secs)),
+        None => options,
+    }
+}
+
+/// Asks before a command that changes the database; refuses at once when nobody can answer.
+fn confirm(ui: &mut TerminalUi, confirmation: &Confirmation, question: &str) -> anyhow::Result<bool> {
+    use upgrader_core::Interaction;
+    if confirmation.yes_i_know {
+        return Ok(true);
+    }
+    if !ui.can_ask() {
+        bail!("no terminal to confirm on; pass --yes-i-know to run unattended");
+    }
+    Ok(ui.confirm(question, false))
+}
+
+fn refuse_without_terminal(confirmation: &Confirmation) -> anyhow::Result<()> {
+    if !confirmation.yes_i_know && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!(
+            "this command asks for confirmation and there is no terminal; pass --yes-i-know to run unattended"
+        );
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Show(Show::Applied(format)) => show_applied(&settings(&cli)?, format.json),
+        Command::Show(Show::Pending(format)) => show_pending(&settings(&cli)?, format.json),
+        Command::Check(args) => check(&settings(&cli)?, args.json),
+        Command::Run(args) => run_upgrades(&settings(&cli)?, &args.confirmation),
+        Command::Populate(confirmation) => populate(&settings(&cli)?, confirmation),
+        Command::Mark(args) => mark(&settings(&cli)?, args),
+        Command::Resolve(args) => resolve(&settings(&cli)?, args),
+    }
+}
+
+fn timestamp(t: &chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let applied = engine.applied()?;
+    if json {
+        let rows: Vec<_> = applied
+            .iter()
+            .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "method": r.method}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if applied.is_empty() {
+        note("no upgrade has been applied to this database");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = applied
+        .iter()
+        .map(|r| {
+            vec![
+                r.upgrade.clone(),
+                timestamp(&r.applied),
+                r.duration_ms.map_or("-".into(), |ms| {
+                    duration(Duration::from_millis(ms.unsigned_abs()))
+                }),
+                r.method.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["UPGRADE", "APPLIED (UTC)", "TOOK", "HOW"], &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let status = engine.status()?;
+    let mut ui = TerminalUi::new(true);
+    let estimates = engine.estimates(&status.pending, &mut ui)?;
+    if json {
+        let rows: Vec<_> = status
+            .pending
+            .iter()
+            .zip(&estimates)
+            .map(|(u, (_, e))| json!({"upgrade": u.id(), "info": u.info(), "estimate_secs": e.map(|e| e.as_secs_f64()), "depends_on": u.depends_on()}))
+            .collect();
+        let interrupted: Vec<_> = status
+            .interrupted
+            .iter()
+            .map(|i| json!({"upgrade": i.upgrade, "started": timestamp(&i.started), "runner": i.runner, "error": i.error}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"pending": rows, "interrupted": interrupted}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for interrupted in &status.interrupted {
+        note(&format!("interrupted: {interrupted}"));
+    }
+    if status.pending.is_empty() {
+        note("nothing is pending: the database is up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = status
+        .pending
+        .iter()
+        .zip(&estimates)
+        .map(|(u, (_, e))| {
+            vec![
+                u.id().to_owned(),
+                e.map_or("-".into(), duration),
+                first_line(u.info()).to_owned(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["UPGRADE", "ESTIMATE", "WHAT IT DOES"], &rows));
+    let total: Duration = estimates.iter().filter_map(|(_, e)| *e).sum();
+    note(&format!(
+        "{} pending, estimated {}",
+        status.pending.len(),
+        duration(total)
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let mut ui = TerminalUi::new(true);
+    let report = engine.check(&mut ui)?;
+    let status = &report.status;
+    let mut errors: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| format!("check failed: {f}"))
+        .collect();
+    errors.extend(status.interrupted.iter().map(|i| format!("interrupted: {i}")));
+    let mut warnings: Vec<String> = Vec::new();
+    warnings.extend(status.ghosts.iter().map(|g| {
+        format!(
+            "`{}` is in the history but no linked upgrade has that id",
+            g.upgrade
+        )
+    }));
+    warnings.extend(status.implied.iter().map(|i| {
+        format!(
+            "`{}` is not in the history but counts as applied: `{}` depends on it and is recorded",
+            i.id, i.by
+        )
+    }));
+    warnings.extend(status.edited.iter().map(|e| format!("`{}` was edited after it was applied (checksum {} then, {} now); fix mistakes with a new upgrade", e.id, e.recorded, e.current)));
+    if json {
+        let pending: Vec<_> = report
+            .estimates
+            .iter()
+            .map(|(id, e)| json!({"upgrade": id, "estimate_secs": e.map(|e| e.as_secs_f64())}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "ok": errors.is_empty(),
+                "errors": errors,
+                "warnings": warnings,
+                "pending": pending,
+                "total_estimate_secs": report.total_estimate().as_secs_f64(),
+            }))?
+        );
+    } else {
+        println!("graph: {} upgrades, ok", engine.plan().upgrades().len());
+        println!("applied: {}", status.applied.len());
+        println!(
+            "pending: {} (estimated {})",
+            status.pending.len(),
+            duration(report.total_estimate())
+        );
+        for (id, _) in &report.estimates {
+            println!("  {id}");
+        }
+        for warning in &warnings {
+            println!("warning: {warning}");
+        }
+        for error in &errors {
+            println!("error: {error}");
+        }
+    }
+    if errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{} problem(s) found", errors.len())
+    }
+}
+
+fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
+    refuse_without_terminal(confirmation)?;
+    let mut engine = open(settings)?;
+    let mut ui = TerminalUi::new(confirmation.yes_i_know);
+    let status = engine.status()?;
+    if !status.interrupted.is_empty() {
+        Err(upgrader_core::Error::Interrupted {
+            interrupted: status.interrupted,
+        })?;
+    }
+    if status.pending.is_empty() {
+        note("nothing to do: the database is up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let estimates = engine.estimates(&status.pending, &mut ui)?;
+    let total: Duration = estimates.iter().filter_map(|(_, e)| *e).sum();
+    note(&format!(
+        "{} upgrade(s) to apply to {} ({}), estimated {}:",
+        status.pending.len(),
+        settings.url,
+        engine.backend(),
+        duration(total)
+    ));
+    for upgrade in &status.pending {
+        note(&format!("  {}  {}", upgrade.id(), first_line(upgrade.info())));
+    }
+    if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
+        bail!("cancelled; nothing was applied");
+    }
+    let result = engine.run(&mut ui, &run_options(settings, confirmation));
+    let report = match &result {
+        Ok(report) => Some(report),
+        Err(e) => e.report(),
+    };
+    if let Some(report) = report {
+        for applied in &report.applied {
+            println!("applied {} ({})", applied.id, duration(applied.duration));
+        }
+    }
+    let report = result?;
+    if report.applied.is_empty() {
+        note("nothing to do: another runner applied everything");
+    } else {
+        note(&format!("{} upgrade(s) applied", report.applied.len()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn populate(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let mut ui = TerminalUi::new(confirmation.yes_i_know);
+    let pending = engine.status()?.pending.len();
+    let question = format!("Record all {pending} pending upgrade(s) as applied WITHOUT running them?");
+    if !confirm(&mut ui, confirmation, &question)? {
+        bail!("cancelled; nothing was recorded");
+    }
+    let recorded = engine.populate(&mut ui, &run_options(settings, confirmation))?;
+    for id in &recorded {
+        println!("recorded {id}");
+    }
+    note(&format!("{} upgrade(s) recorded as applied", recorded.len()));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mark(settings: &Settings, args: &cli::Mark) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let mut ui = TerminalUi::new(args.confirmation.yes_i_know);
+    let state = if args.applied { "applied" } else { "pending" };
+    if !confirm(
+        &mut ui,
+        &args.confirmation,
+        &format!("Mark {} as {state}?", args.ids.join(", ")),
+    )? {
+        bail!("cancelled; nothing was changed");
+    }
+    let options = run_options(settings, &args.confirmation);
+    let changed = if args.applied {
+        engine.mark_applied(&args.ids, args.force, &mut ui, &options)?
+    } else {
+        engine.mark_pending(&args.ids, &mut ui, &options)?
+    };
+    for id in &changed {
+        println!("marked {id} {state}");
+    }
+    for id in args.ids.iter().filter(|id| !changed.contains(id)) {
+        note(&format!("{id} was already {state}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn resolve(settings: &Settings, args: &cli::Resolve) -> anyhow::Result<ExitCode> {
+    let mut engine = open(settings)?;
+    let mut ui = TerminalUi::new(args.confirmation.yes_i_know);
+    let what = if args.retry {
+        "run again at the next `run`"
+    } else {
+        "recorded as applied"
+    };
+    if !confirm(
+        &mut ui,
+        &args.confirmation,
+        &format!("Mark interrupted {} to be {what}?", args.id),
+    )? {
+        bail!("cancelled; nothing was changed");
+    }
+    engine
+        .resolve(
+            &args.id,
+            args.retry,
+            &mut ui,
+            &run_options(settings, &args.confirmation),
+        )
+        .with_context(|| format!("cannot resolve {}", args.id))?;
+    println!("{}: {what}", args.id);
+    Ok(ExitCode::SUCCESS)
+}

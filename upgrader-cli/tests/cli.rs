@@ -1,0 +1,263 @@
+//! The real `upgrader` binary (with the example modules linked in), run as a user would.
+
+mod support;
+
+use predicates::prelude::*;
+use support::{Demo, upgrader};
+use upgrader_core::Backend;
+
+const EXAMPLE_ORDER: [&str; 8] = [
+    "accounts_2024_01_10_initial",
+    "accounts_2024_02_01_add_display_name",
+    "records_2024_01_15_initial",
+    "records_2024_03_05_add_version_id",
+    "search_2024_04_01_initial",
+    "search_2024_05_10_rebuild_index",
+    "examples_release_1_0_0",
+    "accounts_2024_06_01_add_last_login",
+];
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let output = upgrader().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap());
+}
+
+#[test]
+fn usage_error_exits_2() {
+    upgrader()
+        .arg("frobnicate")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unrecognized subcommand"));
+}
+
+#[test]
+fn show_pending_lists_the_examples_in_run_order_with_estimates() {
+    let demo = Demo::sqlite();
+    let output = demo.cmd(&["show", "pending"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("8 pending, estimated 1s"), "{stderr}");
+}
+
+#[test]
+fn show_pending_json_is_data_only() {
+    let demo = Demo::sqlite();
+    let output = demo.cmd(&["show", "pending", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let ids: Vec<&str> = value["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["upgrade"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, EXAMPLE_ORDER);
+}
+
+#[test]
+fn run_without_a_terminal_refuses_at_once() {
+    let demo = Demo::sqlite();
+    demo.cmd(&["run"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("error: ").and(predicate::str::contains("pass --yes-i-know")));
+    demo.cmd(&["show", "applied"]).assert().success().stdout("");
+}
+
+#[test]
+fn run_applies_everything_then_nothing() {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let Some(demo) = Demo::new(backend) else { continue };
+        let output = demo.cmd(&["run", "--yes-i-know"]).output().unwrap();
+        assert!(output.status.success(), "{backend}: {output:?}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let applied: Vec<&str> = stdout
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(applied, EXAMPLE_ORDER, "{backend}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(
+                "Display name for users whose email has no name part? [anonymous] -> anonymous (default)"
+            ),
+            "{stderr}"
+        );
+
+        demo.cmd(&["run", "--yes-i-know"])
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(predicate::str::contains("nothing to do"));
+        let output = demo.cmd(&["show", "applied"]).output().unwrap();
+        let table = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(table.lines().count(), 9, "{backend}: {table}");
+        assert!(table.starts_with("UPGRADE"));
+        demo.cmd(&["show", "pending"])
+            .assert()
+            .success()
+            .stdout("")
+            .stderr(predicate::str::contains("up to date"));
+        demo.cmd(&["check"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("pending: 0"));
+    }
+}
+
+#[test]
+fn show_applied_table() {
+    let demo = Demo::sqlite();
+    demo.cmd(&["run", "--yes-i-know"]).assert().success();
+    let output = demo.cmd(&["show", "applied"]).output().unwrap();
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[TIMESTAMP]"),
+        (r"\d+ms", "[TOOK]"),
+        (r"  +", "  "),
+    ]}, {
+        insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap());
+    });
+}
+
+#[test]
+fn check_on_a_fresh_database_lists_the_plan() {
+    let demo = Demo::sqlite();
+    let output = demo.cmd(&["check"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    insta::assert_snapshot!(String::from_utf8(output.stdout).unwrap());
+}
+
+#[test]
+fn check_warns_about_ghosts_and_fails_on_unreachable_database() {
+    let demo = Demo::sqlite();
+    demo.cmd(&["run", "--yes-i-know"]).assert().success();
+    let mut conn = upgrader_core::DatabaseUrl::parse(&demo.url)
+        .unwrap()
+        .connect()
+        .unwrap();
+    conn.execute("INSERT INTO upgrade (upgrade, applied, method) VALUES ('old_2019_01_01_removed', '2019-01-01 00:00:00', 'run')").unwrap();
+    demo.cmd(&["check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "warning: `old_2019_01_01_removed` is in the history but no linked upgrade has that id",
+        ));
+
+    upgrader()
+        .args(["--database-url", "postgres://nobody@127.0.0.1:1/none", "check"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::starts_with(
+                "error: cannot connect to PostgreSQL database postgres://nobody@127.0.0.1:1/none",
+            )
+            .and(predicate::str::contains(
+                "\nhint: check that the server is running",
+            )),
+        );
+}
+
+#[test]
+fn bad_url_and_bad_config_are_one_line_errors_with_a_hint() {
+    upgrader()
+        .args(["--database-url", "oracle://x/y", "show", "pending"])
+        .assert()
+        .code(1)
+        .stderr("error: invalid database URL `oracle://x/y`: unknown scheme `oracle` (use postgres://, mysql:// or sqlite://)\nhint: use postgres://user@host/db, mysql://user@host/db, sqlite://path or a plain file path\n");
+    let demo = Demo::sqlite();
+    std::fs::write(
+        demo.dir.path().join("upgrader.toml"),
+        "packages = [\"accounts\"]\ncolour = 3\n",
+    )
+    .unwrap();
+    demo.cmd(&["show", "pending"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: invalid configuration upgrader.toml: unknown field `colour`",
+        ));
+}
+
+#[test]
+fn config_file_names_the_database_and_the_active_packages() {
+    let demo = Demo::sqlite();
+    std::fs::write(
+        demo.dir.path().join("upgrader.toml"),
+        "database_url = \"sqlite://configured.db\"\npackages = [\"accounts\"]\n",
+    )
+    .unwrap();
+    // `accounts_2024_06_01_add_last_login` depends on the release, which is not in `accounts`.
+    upgrader()
+        .current_dir(demo.dir.path())
+        .args(["show", "pending"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: upgrade `accounts_2024_06_01_add_last_login` depends on `examples_release_1_0_0`, whose package `examples` is not active",
+        ));
+    std::fs::write(demo.dir.path().join("upgrader.toml"), "database_url = \"sqlite://configured.db\"\npackages = [\"accounts\", \"records\", \"search\", \"examples\"]\n").unwrap();
+    upgrader()
+        .current_dir(demo.dir.path())
+        .args(["run", "--yes-i-know"])
+        .assert()
+        .success();
+    assert!(demo.dir.path().join("configured.db").exists());
+    // The flag wins over the file.
+    upgrader()
+        .current_dir(demo.dir.path())
+        .args(["--database-url", "other.db", "show", "applied"])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
+fn populate_records_without_running_and_mark_repairs_by_hand() {
+    let demo = Demo::sqlite();
+    demo.cmd(&["populate"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--yes-i-know"));
+    demo.cmd(&[
+        "mark",
+        "records_2024_03_05_add_version_id",
+        "--applied",
+        "--yes-i-know",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "depends on pending upgrade(s): accounts_2024_01_10_initial, records_2024_01_15_initial",
+    ));
+    demo.cmd(&["mark", "nope_2024_01_01_x", "--pending", "--yes-i-know"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: `nope_2024_01_01_x` is not a known upgrade",
+        ));
+    demo.cmd(&["populate", "--yes-i-know"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("recorded examples_release_1_0_0"));
+    demo.cmd(&["show", "pending"]).assert().success().stdout("");
+    demo.cmd(&[
+        "mark",
+        "accounts_2024_06_01_add_last_login",
+        "--pending",
+        "--yes-i-know",
+    ])
+    .assert()
+    .success()
+    .stdout("marked accounts_2024_06_01_add_last_login pending\n");
+    // populate ran nothing, so the table the last upgrade alters does not exist: it fails, cleanly.
+    demo.cmd(&["run", "--yes-i-know"]).assert().code(1).stderr(
+        predicate::str::contains("error: upgrade `accounts_2024_06_01_add_last_login` failed: ")
+            .and(predicate::str::contains("hint: fix the cause and run again")),
+    );
+}

@@ -1,0 +1,52 @@
+//! Running the real binary in a temporary directory against a fresh database.
+
+use assert_cmd::Command;
+use upgrader_core::Backend;
+use upgrader_tests::TestDb;
+
+/// The `upgrader` binary, with no database configured from the environment.
+pub(crate) fn upgrader() -> Command {
+    let mut cmd = Command::cargo_bin("upgrader").expect("the upgrader binary is built");
+    cmd.env_remove("UPGRADER_DATABASE_URL");
+    cmd
+}
+
+/// A working directory and a fresh database.
+pub(crate) struct Demo {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
+    _db: Option<TestDb>,
+}
+
+impl Demo {
+    /// The embedded default: `upgrader.db` in a fresh working directory, no URL given.
+    pub(crate) fn sqlite() -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("upgrader.db").to_string_lossy().into_owned();
+        Demo { dir, url, _db: None }
+    }
+
+    /// A fresh database on `backend`; `None` when that server is not configured (outside CI).
+    pub(crate) fn new(backend: Backend) -> Option<Demo> {
+        if backend == Backend::Sqlite {
+            return Some(Demo::sqlite());
+        }
+        let db = TestDb::new(backend)?;
+        Some(Demo {
+            dir: tempfile::tempdir().unwrap(),
+            url: db.url.clone(),
+            _db: Some(db),
+        })
+    }
+
+    /// The binary in the working directory; the URL passed explicitly except for the default.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = upgrader();
+        cmd.current_dir(self.dir.path());
+        if self._db.is_some() {
+            cmd.env("UPGRADER_DATABASE_URL", &self.url);
+        }
+        cmd.args(args);
+        cmd
+    }
+}

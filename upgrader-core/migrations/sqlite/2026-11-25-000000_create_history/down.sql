@@ -1,0 +1,2 @@
+DROP TABLE upgrade_in_progress;
+DROP TABLE upgrade;

@@ -1,0 +1,128 @@
+//! What an upgrade gets to work with, and how the engine talks to the operator.
+
+use std::fmt;
+
+use crate::connection::{AnyConnection, Backend};
+
+/// The engine's window on the operator: the CLI implements it with a terminal, tests with a script.
+///
+/// The core never prints; everything the operator sees goes through here.
+pub trait Interaction {
+    /// Asks a free-form question; returns the answer, or `default` when there is nobody to ask.
+    fn ask(&mut self, question: &str, default: &str) -> String;
+    /// Asks a yes/no question; returns the answer, or `default` when there is nobody to ask.
+    fn confirm(&mut self, question: &str, default: bool) -> bool;
+    /// A line an upgrade logs while it runs.
+    fn log(&mut self, upgrade: &str, message: &str);
+    /// How far an upgrade is: `done` of `total` units.
+    fn progress(&mut self, upgrade: &str, done: u64, total: u64);
+    /// The engine is about to run `upgrade` (the `index`-th of `total`).
+    fn upgrade_started(&mut self, _upgrade: &str, _index: usize, _total: usize) {}
+    /// The engine finished `upgrade`, successfully or not.
+    fn upgrade_finished(&mut self, _upgrade: &str, _ok: bool, _elapsed: std::time::Duration) {}
+    /// The engine waits for another runner's lock.
+    fn waiting_for_lock(&mut self, _holder: Option<&str>) {}
+}
+
+/// An [`Interaction`] for unattended runs: every question gets its default, logs are kept in
+/// memory (`lines`), progress is dropped.
+#[derive(Debug, Default, Clone)]
+pub struct Unattended {
+    /// Every line logged, as `upgrade: message`, and every question asked with the answer given.
+    pub lines: Vec<String>,
+}
+
+impl Interaction for Unattended {
+    fn ask(&mut self, question: &str, default: &str) -> String {
+        self.lines.push(format!("? {question} -> {default}"));
+        default.to_owned()
+    }
+
+    fn confirm(&mut self, question: &str, default: bool) -> bool {
+        self.lines
+            .push(format!("? {question} -> {}", if default { "yes" } else { "no" }));
+        default
+    }
+
+    fn log(&mut self, upgrade: &str, message: &str) {
+        self.lines.push(format!("{upgrade}: {message}"));
+    }
+
+    fn progress(&mut self, _upgrade: &str, _done: u64, _total: u64) {}
+}
+
+/// What an upgrade function (and its checks and estimate) is given: the database connection, and
+/// the operator.
+pub struct Context<'a> {
+    upgrade: &'a str,
+    conn: &'a mut AnyConnection,
+    ui: &'a mut dyn Interaction,
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("upgrade", &self.upgrade)
+            .field("backend", &self.conn.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Context<'a> {
+    /// A context for `upgrade` (or a check's name) on `conn`, talking to `ui`.
+    pub fn new(upgrade: &'a str, conn: &'a mut AnyConnection, ui: &'a mut dyn Interaction) -> Self {
+        Context { upgrade, conn, ui }
+    }
+
+    /// The id of the upgrade being run (or the name of the check).
+    pub fn upgrade(&self) -> &str {
+        self.upgrade
+    }
+
+    /// The database connection. For diesel's typed queries, match on it: each arm is that
+    /// backend's own diesel connection. The engine has opened a transaction around the upgrade.
+    pub fn connection(&mut self) -> &mut AnyConnection {
+        self.conn
+    }
+
+    /// Which backend the database is, for upgrades whose SQL differs between dialects.
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    /// Runs one SQL statement; returns the number of rows it changed.
+    pub fn execute(&mut self, sql: &str) -> diesel::QueryResult<usize> {
+        self.conn.execute(sql)
+    }
+
+    /// Runs several SQL statements separated by `;`.
+    pub fn batch_execute(&mut self, sql: &str) -> diesel::QueryResult<()> {
+        self.conn.batch_execute(sql)
+    }
+
+    /// Runs a query that returns one integer in a column named `value`
+    /// (`SELECT COUNT(*) AS value FROM users`).
+    pub fn query_i64(&mut self, sql: &str) -> diesel::QueryResult<Option<i64>> {
+        self.conn.query_i64(sql)
+    }
+
+    /// Asks the operator a question. Unattended (`--yes-i-know`), returns `default` at once.
+    pub fn ask(&mut self, question: &str, default: &str) -> String {
+        self.ui.ask(question, default)
+    }
+
+    /// Asks the operator yes or no. Unattended (`--yes-i-know`), returns `default` at once.
+    pub fn confirm(&mut self, question: &str, default: bool) -> bool {
+        self.ui.confirm(question, default)
+    }
+
+    /// Logs a line for the operator.
+    pub fn log(&mut self, message: impl fmt::Display) {
+        self.ui.log(self.upgrade, &message.to_string());
+    }
+
+    /// Reports progress: `done` of `total` units (rows, files…).
+    pub fn progress(&mut self, done: u64, total: u64) {
+        self.ui.progress(self.upgrade, done, total);
+    }
+}

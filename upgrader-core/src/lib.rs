@@ -1,0 +1,136 @@
+//! An upgrade engine for modular applications.
+//!
+//! Each module of an application ships *upgrades*: functions that bring a deployed database (and
+//! anything else: files, indexes) from one release to the next. The `#[upgrade]` attribute
+//! registers them; the engine finds every upgrade linked into the binary, orders them by their
+//! dependencies, runs the ones the database's history does not have, and records each one.
+//!
+//! ```
+//! use upgrader_core::{Context, Result, upgrade};
+//!
+//! /// Create the `users` table.
+//! #[upgrade(depends_on = [])]
+//! pub fn accounts_2024_01_10_initial(ctx: &mut Context) -> Result<()> {
+//!     ctx.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL)")?;
+//!     Ok(())
+//! }
+//!
+//! /// Add the `name` column to `users`.
+//! #[upgrade(depends_on = [accounts_2024_01_10_initial])]
+//! pub fn accounts_2024_03_05_add_name(ctx: &mut Context) -> Result<()> {
+//!     ctx.execute("ALTER TABLE users ADD COLUMN name VARCHAR(255)")?;
+//!     Ok(())
+//! }
+//!
+//! # fn main() -> std::result::Result<(), upgrader_core::Error> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("app.db");
+//! let url = upgrader_core::DatabaseUrl::parse(path.to_str().unwrap())?;
+//! let mut engine = upgrader_core::Engine::open(&url, upgrader_core::Registry::linked(), None)?;
+//! let report = engine.run(&mut upgrader_core::Unattended::default(), &Default::default())?;
+//! assert_eq!(report.applied_ids(), ["accounts_2024_01_10_initial", "accounts_2024_03_05_add_name"]);
+//! # Ok(())
+//! # }
+//! ```
+#![recursion_limit = "256"]
+
+mod config;
+mod connection;
+mod context;
+mod engine;
+mod error;
+mod graph;
+pub mod history;
+mod lock;
+mod naming;
+mod upgrade;
+
+pub use config::Config;
+pub use connection::{AnyConnection, Backend, DatabaseUrl, MysqlConnection, PgConnection, SqliteConnection};
+pub use context::{Context, Interaction, Unattended};
+pub use engine::{AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status};
+pub use error::{CheckFailure, Error};
+pub use graph::{Plan, Registry};
+pub use naming::{ParsedId, parse_id};
+pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
+pub use upgrader_macros::upgrade;
+
+/// Re-exported so applications and upgrades use the same diesel as the engine.
+pub use diesel;
+
+/// Registers a check the application runs once per run: `pre_run` before anything is applied
+/// (with every pending upgrade's `pre_upgrade`), `post_run` after the last upgrade.
+///
+/// ```
+/// use upgrader_core::{Context, Result};
+///
+/// fn workers_stopped(ctx: &mut Context) -> Result<()> {
+///     let busy = ctx.query_i64("SELECT 0 AS value")?.unwrap_or(0);
+///     if busy > 0 { return Err("background workers are still running".into()); }
+///     Ok(())
+/// }
+/// upgrader_core::run_check!(pre_run, "background workers are stopped", workers_stopped);
+/// ```
+#[macro_export]
+macro_rules! run_check {
+    (pre_run, $name:expr, $check:path) => {
+        $crate::__private::inventory::submit! {
+            $crate::__private::CheckRegistration(
+                $crate::RunCheck::new($crate::Phase::PreRun, $name, $check)
+            )
+        }
+    };
+    (post_run, $name:expr, $check:path) => {
+        $crate::__private::inventory::submit! {
+            $crate::__private::CheckRegistration(
+                $crate::RunCheck::new($crate::Phase::PostRun, $name, $check)
+            )
+        }
+    };
+}
+
+/// Not public API. Used by generated code.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+
+    pub use crate::upgrade::{CheckFn, EstimateFn, Source, Upgrade, UpgradeFn};
+
+    /// Implemented by the hidden type the `#[upgrade]` attribute puts beside each upgrade
+    /// function (same name, type namespace), so a `depends_on` path resolves only to upgrades.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not an upgrade",
+        label = "not an upgrade",
+        note = "`depends_on` takes paths to functions marked `#[upgrade]`"
+    )]
+    pub trait IsUpgrade {
+        /// The upgrade's id.
+        const ID: &'static str;
+        /// One more than the deepest dependency: evaluating it along a dependency cycle is a
+        /// const-evaluation cycle, which rustc reports (E0391).
+        const DEPTH: usize;
+    }
+
+    /// One more than the largest of `depths` (1 for none).
+    pub const fn depth(depths: &[usize]) -> usize {
+        let mut max = 0;
+        let mut i = 0;
+        while i < depths.len() {
+            if depths[i] > max {
+                max = depths[i];
+            }
+            i += 1;
+        }
+        max + 1
+    }
+
+    /// An upgrade linked into the binary.
+    #[derive(Debug)]
+    pub struct Registration(pub &'static Upgrade);
+    inventory::collect!(Registration);
+
+    /// A run check linked into the binary.
+    #[derive(Debug)]
+    pub struct CheckRegistration(pub crate::upgrade::RunCheck);
+    inventory::collect!(CheckRegistration);
+}
