@@ -19,7 +19,6 @@ mod output;
 mod ui;
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -117,25 +116,21 @@ fn run_options(settings: &Settings, confirmation: &Confirmation) -> RunOptions {
     }
 }
 
-/// Asks before a command that changes the database; refuses at once when nobody can answer.
-fn confirm(ui: &mut TerminalUi, confirmation: &Confirmation, question: &str) -> anyhow::Result<bool> {
-    use upgrader_core::Interaction;
-    if confirmation.yes_i_know {
-        return Ok(true);
-    }
-    if !ui.can_ask() {
-        bail!("no terminal to confirm on; pass --yes-i-know to run unattended");
-    }
-    Ok(ui.confirm(question, false))
-}
-
-fn refuse_without_terminal(confirmation: &Confirmation) -> anyhow::Result<()> {
-    if !confirmation.yes_i_know && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+/// Refuses at once when a confirmation is needed and nobody can give it: never hang on a prompt.
+fn ensure_confirmable(ui: &TerminalUi, confirmation: &Confirmation) -> anyhow::Result<()> {
+    if !confirmation.yes_i_know && !ui.can_ask() {
         bail!(
             "this command asks for confirmation and there is no terminal; pass --yes-i-know to run unattended"
         );
     }
     Ok(())
+}
+
+/// Asks before a command that changes the database (`--yes-i-know` answers yes).
+fn confirm(ui: &mut TerminalUi, confirmation: &Confirmation, question: &str) -> anyhow::Result<bool> {
+    use upgrader_core::Interaction;
+    ensure_confirmable(ui, confirmation)?;
+    Ok(confirmation.yes_i_know || ui.confirm(question, false))
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -212,6 +207,9 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     for interrupted in &status.interrupted {
         note(&format!("interrupted: {interrupted}"));
     }
+    for (running, holder) in &status.running {
+        note(&format!("running now: `{}` ({holder})", running.upgrade));
+    }
     if status.pending.is_empty() {
         note("nothing is pending: the database is up to date");
         return Ok(ExitCode::SUCCESS);
@@ -250,6 +248,12 @@ fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         .collect();
     errors.extend(status.interrupted.iter().map(|i| format!("interrupted: {i}")));
     let mut warnings: Vec<String> = Vec::new();
+    warnings.extend(
+        status
+            .running
+            .iter()
+            .map(|(r, holder)| format!("another runner is applying `{}` right now ({holder})", r.upgrade)),
+    );
     warnings.extend(status.ghosts.iter().map(|g| {
         format!(
             "`{}` is in the history but no linked upgrade has that id",
@@ -305,9 +309,9 @@ fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
-    refuse_without_terminal(confirmation)?;
-    let mut engine = open(settings)?;
     let mut ui = TerminalUi::new(confirmation.yes_i_know);
+    ensure_confirmable(&ui, confirmation)?;
+    let mut engine = open(settings)?;
     let status = engine.status()?;
     if !status.interrupted.is_empty() {
         Err(upgrader_core::Error::Interrupted {

@@ -123,17 +123,15 @@ impl DatabaseUrl {
         };
         let mut conn = match self.backend {
             Backend::Sqlite => {
-                if let Some(dir) = Path::new(&self.target)
+                let dir = Path::new(&self.target)
                     .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    if !dir.is_dir() {
-                        return Err(Error::Connect {
-                            url: self.redacted(),
-                            backend: self.backend,
-                            reason: format!("directory {} does not exist", dir.display()),
-                        });
-                    }
+                    .filter(|d| !d.as_os_str().is_empty());
+                if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                    return Err(Error::Connect {
+                        url: self.redacted(),
+                        backend: self.backend,
+                        reason: format!("directory {} does not exist", dir.display()),
+                    });
                 }
                 AnyConnection::Sqlite(SqliteConnection::establish(&self.target).map_err(fail)?)
             }
@@ -198,6 +196,9 @@ pub(crate) fn one_line(text: &str) -> String {
 /// Upgrades reach it through [`crate::Context::connection`]; for diesel's typed queries, match on
 /// it (each arm gets the backend's own diesel connection), or use the portable helpers on
 /// [`crate::Context`] for plain SQL.
+// One connection per engine: the size difference costs nothing, and boxing the variants would make
+// every diesel call in an upgrade's match arm go through `&mut **conn`.
+#[allow(clippy::large_enum_variant)]
 #[non_exhaustive]
 pub enum AnyConnection {
     /// SQLite.
@@ -284,6 +285,29 @@ impl AnyConnection {
     pub fn query_i64(&mut self, sql: &str) -> QueryResult<Option<i64>> {
         let rows: Vec<Scalar> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
+    }
+
+    /// Whether a table of this name exists (in the current schema or database). Unlike a probing
+    /// `SELECT`, it never fails the surrounding transaction (PostgreSQL aborts a transaction on
+    /// any error).
+    pub fn table_exists(&mut self, table: &str) -> QueryResult<bool> {
+        let table = table.replace('\'', "''");
+        let sql = match self {
+            AnyConnection::Sqlite(_) => {
+                format!(
+                    "SELECT COUNT(*) AS value FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+                )
+            }
+            AnyConnection::Postgres(_) => format!(
+                "SELECT COUNT(*) AS value FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+            AnyConnection::Mysql(_) => format!(
+                "SELECT COUNT(*) AS value FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = '{table}'"
+            ),
+        };
+        Ok(self.query_i64(&sql)?.unwrap_or(0) > 0)
     }
 
     /// Like [`AnyConnection::query_i64`], for a text column named `value`.

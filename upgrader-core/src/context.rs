@@ -106,6 +106,16 @@ impl<'a> Context<'a> {
         self.conn.query_i64(sql)
     }
 
+    /// Runs a query that returns one text value in a column named `value`.
+    pub fn query_text(&mut self, sql: &str) -> diesel::QueryResult<Option<String>> {
+        self.conn.query_text(sql)
+    }
+
+    /// Whether a table exists, without disturbing the upgrade's transaction.
+    pub fn table_exists(&mut self, table: &str) -> diesel::QueryResult<bool> {
+        self.conn.table_exists(table)
+    }
+
     /// Asks the operator a question. Unattended (`--yes-i-know`), returns `default` at once.
     pub fn ask(&mut self, question: &str, default: &str) -> String {
         self.ui.ask(question, default)

@@ -96,6 +96,8 @@ pub struct Status {
     pub edited: Vec<Edited>,
     /// Upgrades that started and never finished.
     pub interrupted: Vec<InProgress>,
+    /// Upgrades another runner is applying right now (it holds the lock), with who it is.
+    pub running: Vec<(InProgress, String)>,
 }
 
 /// What `check` found.
@@ -172,8 +174,17 @@ impl Engine {
     /// The database's state against the linked upgrades. Reads only.
     pub fn status(&mut self) -> Result<Status, Error> {
         let applied = history::applied(&mut self.conn)?;
-        let interrupted = history::in_progress(&mut self.conn)?;
-        Ok(self.status_of(applied, interrupted))
+        let mut interrupted = history::in_progress(&mut self.conn)?;
+        let mut running = Vec::new();
+        // A start mark is an interruption only when no runner is alive to finish it.
+        if !interrupted.is_empty()
+            && let Some(holder) = lock::held_by_other(&self.url, &mut self.conn)
+        {
+            running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
+        }
+        let mut status = self.status_of(applied, interrupted);
+        status.running = running;
+        Ok(status)
     }
 
     fn status_of(&self, applied: Vec<AppliedRecord>, interrupted: Vec<InProgress>) -> Status {
@@ -193,7 +204,7 @@ impl Engine {
                 }
             }
         }
-        implied.sort_by(|a, b| self.position(&a.id).cmp(&self.position(&b.id)));
+        implied.sort_by_key(|i| self.position(&i.id));
         let pending = self
             .plan
             .upgrades()
@@ -225,6 +236,7 @@ impl Engine {
             ghosts,
             edited,
             interrupted,
+            running: Vec::new(),
         }
     }
 
@@ -332,14 +344,11 @@ impl Engine {
     /// `post_upgrade` and the post-run checks. When nothing is pending, returns at once without
     /// taking the lock.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
+        // Nothing to do: return without queueing for the lock. Anything else (even a start mark,
+        // which may be a live runner's) is looked at again holding the lock.
         if history::is_ready(&mut self.conn) {
             let status = self.status()?;
-            if !status.interrupted.is_empty() {
-                return Err(Error::Interrupted {
-                    interrupted: status.interrupted,
-                });
-            }
-            if status.pending.is_empty() {
+            if status.pending.is_empty() && status.interrupted.is_empty() && status.running.is_empty() {
                 return Ok(RunReport::default());
             }
         }

@@ -196,10 +196,10 @@ impl Plan {
         let mut found = BTreeSet::new();
         let mut stack: Vec<&str> = self.get(id).map(|u| u.depends_on.to_vec()).unwrap_or_default();
         while let Some(next) = stack.pop() {
-            if let Some(upgrade) = self.get(next) {
-                if found.insert(upgrade.id) {
-                    stack.extend(upgrade.depends_on.iter().copied());
-                }
+            if let Some(upgrade) = self.get(next)
+                && found.insert(upgrade.id)
+            {
+                stack.extend(upgrade.depends_on.iter().copied());
             }
         }
         found

@@ -96,8 +96,10 @@ pub mod __private {
 
     pub use crate::upgrade::{CheckFn, EstimateFn, Source, Upgrade, UpgradeFn};
 
-    /// Implemented by the hidden type the `#[upgrade]` attribute puts beside each upgrade
-    /// function (same name, type namespace), so a `depends_on` path resolves only to upgrades.
+    /// Implemented by the hidden type `__upgrade_<name>` the `#[upgrade]` attribute puts beside
+    /// each upgrade function `<name>`, so a `depends_on` path resolves only to upgrades. (Named
+    /// after the function rather than the same as it: a module file declares each upgrade's file
+    /// as a module of the upgrade's name, which would shadow a type of that name.)
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not an upgrade",
         label = "not an upgrade",

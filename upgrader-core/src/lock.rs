@@ -134,6 +134,38 @@ impl RunLock {
     }
 }
 
+/// Who holds the lock right now, when another runner does. Takes nothing.
+pub(crate) fn held_by_other(url: &DatabaseUrl, conn: &mut AnyConnection) -> Option<String> {
+    let held = match url.sqlite_lock_path() {
+        Some(path) => {
+            let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+            match file.try_lock() {
+                Ok(()) => {
+                    let _ = file.unlock();
+                    false
+                }
+                Err(_) => return holder(url, conn, Some(&file)).or_else(|| Some("another runner".into())),
+            }
+        }
+        None => {
+            let sql = match conn {
+                AnyConnection::Postgres(_) => format!(
+                    "SELECT COUNT(*) AS value FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                     AND classid = {} AND objid = {} AND objsubid = 2 AND pid <> pg_backend_pid() \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    PG_KEY.0, PG_KEY.1
+                ),
+                _ => format!(
+                    "SELECT COUNT(*) AS value FROM (SELECT IS_USED_LOCK({MYSQL_NAME}) AS holder) h \
+                     WHERE h.holder IS NOT NULL AND h.holder <> CONNECTION_ID()"
+                ),
+            };
+            conn.query_i64(&sql).ok().flatten().unwrap_or(0) > 0
+        }
+    };
+    held.then(|| holder(url, conn, None).unwrap_or_else(|| "another runner".into()))
+}
+
 fn try_session_lock(conn: &mut AnyConnection) -> Result<bool, Error> {
     let sql = match conn {
         AnyConnection::Postgres(_) => format!(

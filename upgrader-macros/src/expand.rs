@@ -249,7 +249,7 @@ mod tests {
             // The hidden type and its impl.
             "#[doc(hidden)]",
             "pubstruct__upgrade_records_2024_03_05_add_version_id{}",
-            "impl::upgrader_core::__private::IsUpgradeforrecords_2024_03_05_add_version_id{constID:&'staticstr=\"records_2024_03_05_add_version_id\";",
+            "impl::upgrader_core::__private::IsUpgradefor__upgrade_records_2024_03_05_add_version_id{constID:&'staticstr=\"records_2024_03_05_add_version_id\";",
             "constDEPTH:usize={letdepths:[usize;2usize]=[<__upgrade_records_2024_01_10_initialas::upgrader_core::__private::IsUpgrade>::DEPTH,<accounts::__upgrade_accounts_2024_01_01_initialas::upgrader_core::__private::IsUpgrade>::DEPTH];::upgrader_core::__private::depth(&depths)};",
             // The registration.
             "const_:usize=<__upgrade_records_2024_03_05_add_version_idas::upgrader_core::__private::IsUpgrade>::DEPTH;",

@@ -57,9 +57,9 @@
 //! (dependencies are compared by their last segment, as ids are unique).
 //!
 //! Checked by rustc, under the tokens you wrote: a dependency path that does not resolve; a
-//! dependency that is not an upgrade (the attribute puts a hidden type of the same name beside
-//! each upgrade function, and `depends_on` resolves to those, so a plain function is reported as
-//! "expected type, found function" and any other type as "`X` is not an upgrade"); the
+//! dependency that is not an upgrade (the attribute puts a hidden type `__upgrade_<name>` beside
+//! each upgrade function, and `depends_on = [a::b::name]` resolves `a::b::__upgrade_name`, so
+//! anything else is reported as "cannot find type `__upgrade_name`"); the
 //! function's and the hooks' types ("expected fn pointer, found fn item", with both signatures);
 //! and dependency cycles within a crate, which are const-evaluation cycles (E0391) listing the
 //! `depends_on` lists they go through: each upgrade's hidden `DEPTH` constant is one more than

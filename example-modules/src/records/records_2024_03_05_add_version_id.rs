@@ -6,7 +6,7 @@ use upgrader_core::{Context, Result, upgrade};
 #[upgrade(
     depends_on = [super::records_2024_01_15_initial],
     estimate = one_second_per_hundred_thousand_records,
-    pre_upgrade = records_table_exists
+    pre_upgrade = no_record_without_an_owner
 )]
 pub fn records_2024_03_05_add_version_id(ctx: &mut Context) -> Result<()> {
     ctx.execute("ALTER TABLE records ADD COLUMN version_id INTEGER NOT NULL DEFAULT 1")?;
@@ -22,10 +22,19 @@ fn one_second_per_hundred_thousand_records(ctx: &mut Context) -> Result<Duration
     Ok(Duration::from_secs(1 + rows.unsigned_abs() / 100_000))
 }
 
-fn records_table_exists(ctx: &mut Context) -> Result<()> {
-    // Before the first records upgrade has run in this same run, the table comes with it.
-    if ctx.query_i64("SELECT COUNT(*) AS value FROM records").is_err() {
-        ctx.log("`records` does not exist yet: it is created earlier in this run");
+fn no_record_without_an_owner(ctx: &mut Context) -> Result<()> {
+    // Before the first records upgrade has run (earlier in this same run) there is nothing to check.
+    if !ctx.table_exists("records")? {
+        return Ok(());
+    }
+    let orphans = ctx
+        .query_i64("SELECT COUNT(*) AS value FROM records WHERE owner_id NOT IN (SELECT id FROM users)")?
+        .unwrap_or(0);
+    if orphans > 0 {
+        return Err(format!(
+            "{orphans} record(s) have an owner that does not exist; fix them before versioning"
+        )
+        .into());
     }
     Ok(())
 }
