@@ -205,19 +205,14 @@ impl Plan {
         found
     }
 
-    /// The module's upgrades that no other upgrade of the same module depends on: where the next
-    /// upgrade of the module attaches. Sorted by id.
+    /// The module's heads: its upgrades that are not an ancestor of another of its upgrades, even
+    /// through other modules (a release, say). Where the next upgrade of the module attaches.
+    /// Sorted by id.
     pub fn endpoints(&self, module: &str) -> Vec<&'static str> {
-        let members: Vec<&Upgrade> = self.order.iter().filter(|u| u.module() == module).collect();
-        let depended: HashSet<&str> = members
-            .iter()
-            .flat_map(|u| u.depends_on.iter().copied())
-            .collect();
-        let mut ends: Vec<&'static str> = members
-            .iter()
-            .map(|u| u.id)
-            .filter(|id| !depended.contains(id))
-            .collect();
+        let members: Vec<&'static str> =
+            self.order.iter().filter(|u| u.module() == module).map(|u| u.id).collect();
+        let behind: HashSet<&str> = members.iter().flat_map(|id| self.ancestors(id)).collect();
+        let mut ends: Vec<&'static str> = members.into_iter().filter(|id| !behind.contains(id)).collect();
         ends.sort_unstable();
         ends
     }
@@ -451,6 +446,20 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_look_through_a_release() {
+        // `m…_b` depends on `m…_a` only through the release: `m…_a` is not a head any more.
+        let registry = Registry::new(
+            [
+                up("m_2024_01_01_a", &[]),
+                up("app_release_1_0_0", &["m_2024_01_01_a"]),
+                up("m_2024_02_01_b", &["app_release_1_0_0"]),
+            ],
+            [],
+        );
+        assert_eq!(registry.plan(None).unwrap().endpoints("m"), ["m_2024_02_01_b"]);
+    }
+
+    #[test]
     fn endpoints_join_parallel_heads_and_ancestors_are_transitive() {
         let registry = Registry::new(
             [
@@ -463,6 +472,7 @@ mod tests {
         );
         let plan = registry.plan(None).unwrap();
         assert_eq!(plan.endpoints("m"), ["m_2024_01_02_left", "m_2024_01_03_right"]);
+        assert_eq!(plan.endpoints("n"), ["n_2024_01_01_other"]);
         assert_eq!(
             plan.ancestors("n_2024_01_01_other")
                 .into_iter()
