@@ -83,6 +83,7 @@ on_every_backend!(
     kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history,
     connection_cut_by_the_server_ends_the_run_with_a_clear_error,
     failing_upgrade_exits_1_and_says_what_was_applied,
+    up_to_date_runners_do_not_queue_for_the_lock,
 );
 
 fn eight_runners_at_once_apply_each_upgrade_exactly_once(db: &TestDb) {
@@ -321,4 +322,53 @@ fn failing_upgrade_exits_1_and_says_what_was_applied(db: &TestDb) {
         FIXTURE_IDS - 3,
         "resumed at the failed upgrade"
     );
+}
+
+/// Takes the run lock the way a runner does (the README documents each backend's lock), and
+/// keeps it while the returned value lives.
+enum HeldLock {
+    File(#[allow(dead_code)] std::fs::File),
+    Session(#[allow(dead_code)] upgrader_core::AnyConnection),
+}
+
+fn hold_the_lock(db: &TestDb) -> HeldLock {
+    match db.backend() {
+        Backend::Sqlite => {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(format!("{}.lock", db.url))
+                .unwrap();
+            file.lock().unwrap();
+            HeldLock::File(file)
+        }
+        Backend::Postgres => {
+            let mut conn = db.connect();
+            conn.batch_execute("SELECT pg_advisory_lock(1970300786, 1633969522)").unwrap();
+            HeldLock::Session(conn)
+        }
+        _ => {
+            let mut conn = db.connect();
+            let got = conn.query_i64("SELECT GET_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64), 5) AS value").unwrap();
+            assert_eq!(got, Some(1));
+            HeldLock::Session(conn)
+        }
+    }
+}
+
+fn up_to_date_runners_do_not_queue_for_the_lock(db: &TestDb) {
+    let out = output(fixtures(db).args(["run", "--yes-i-know"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let held = hold_the_lock(db);
+    // Nothing pending: returns at once, though the lock is held.
+    let out = output(fixtures(db).args(["run", "--yes-i-know", "--lock-timeout", "1"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
+    // Something pending: it waits, and says so.
+    let out = output(fixtures(db).args(["mark", "fixtures_2024_01_02_flaky", "--pending", "--yes-i-know", "--lock-timeout", "1"]));
+    assert_eq!(out.status.code(), Some(1), "marking needs the lock too");
+    assert!(text(&out.stderr).contains("error: another runner holds the upgrade lock"), "{}", text(&out.stderr));
+    drop(held);
 }

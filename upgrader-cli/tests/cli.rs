@@ -261,3 +261,26 @@ fn populate_records_without_running_and_mark_repairs_by_hand() {
             .and(predicate::str::contains("hint: fix the cause and run again")),
     );
 }
+
+#[test]
+fn check_and_run_refuse_a_read_only_database() {
+    // The example application's pre-run check; PostgreSQL can make a database read-only.
+    let Some(demo) = Demo::new(Backend::Postgres) else { return };
+    let name = demo.url.rsplit('/').next().unwrap();
+    let mut conn = upgrader_core::DatabaseUrl::parse(&demo.url).unwrap().connect().unwrap();
+    conn.execute(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).unwrap();
+    demo.cmd(&["check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error: check failed: the database accepts writes: the database is read-only; point the upgrader at the primary",
+        ))
+        .stderr("error: 1 problem(s) found\n");
+    demo.cmd(&["run", "--yes-i-know"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "error: 1 pre-run check(s) failed, nothing was applied: the database accepts writes: the database is read-only",
+        ));
+}

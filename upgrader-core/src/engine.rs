@@ -355,7 +355,7 @@ impl Engine {
         self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
     }
 
-    /// Takes the run lock, sets up the history tables, runs `f`, and gives the lock back.
+    /// Takes the run lock, runs `f`, and gives the lock back.
     fn with_lock<T>(
         &mut self,
         ui: &mut dyn Interaction,
@@ -363,7 +363,7 @@ impl Engine {
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lock = RunLock::acquire(&self.url, &mut self.conn, timeout, ui)?;
-        let result = history::setup(&mut self.conn).and_then(|()| f(self, ui));
+        let result = f(self, ui);
         let released = lock.release(&mut self.conn);
         let value = result?;
         released?;
@@ -387,6 +387,8 @@ impl Engine {
         if !failures.is_empty() {
             return Err(Error::PreChecksFailed { failures });
         }
+        // After the checks: a database that refuses writes is reported by them, not by this.
+        history::setup(&mut self.conn)?;
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
             ui.upgrade_started(upgrade.id, index, total);
@@ -471,6 +473,7 @@ impl Engine {
     /// at the latest schema. Returns the ids recorded (those not already in the history).
     pub fn populate(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
+            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
             let recorded: BTreeSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
             let missing: Vec<Upgrade> = engine
@@ -500,6 +503,7 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
+            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
             let pending: HashSet<&str> = status.pending.iter().map(|u| u.id).collect();
             let mut marked = Vec::new();
@@ -546,6 +550,7 @@ impl Engine {
             }
         }
         self.with_lock(ui, options.lock_timeout, |engine, _| {
+            history::setup(&mut engine.conn)?;
             let recorded: HashSet<String> = engine.applied()?.into_iter().map(|r| r.upgrade).collect();
             let removed: Vec<String> = ids.iter().filter(|id| recorded.contains(*id)).cloned().collect();
             engine.conn.transaction(|conn| {
@@ -568,6 +573,7 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<(), Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
+            history::setup(&mut engine.conn)?;
             let interrupted = history::in_progress(&mut engine.conn)?;
             if !interrupted.iter().any(|i| i.upgrade == id) {
                 return Err(Error::Refused {
