@@ -185,7 +185,7 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let mut engine = open(settings)?;
     let status = engine.status()?;
     let mut ui = TerminalUi::new(true);
-    let estimates = engine.estimates(&status.pending, &mut ui)?;
+    let estimates = engine.estimates(&status.pending, &mut ui);
     if json {
         let rows: Vec<_> = status
             .pending
@@ -322,7 +322,7 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
         note("nothing to do: the database is up to date");
         return Ok(ExitCode::SUCCESS);
     }
-    let estimates = engine.estimates(&status.pending, &mut ui)?;
+    let estimates = engine.estimates(&status.pending, &mut ui);
     let total: Duration = estimates.iter().filter_map(|(_, e)| *e).sum();
     note(&format!(
         "{} upgrade(s) to apply to {} ({}), estimated {}:",
@@ -331,9 +331,12 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
         engine.backend(),
         duration(total)
     ));
-    for upgrade in &status.pending {
-        note(&format!("  {}  {}", upgrade.id(), first_line(upgrade.info())));
-    }
+    let plan: Vec<Vec<String>> = status
+        .pending
+        .iter()
+        .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
+        .collect();
+    note(table(&["  UPGRADE", "WHAT IT DOES"], &plan).trim_end());
     if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
         bail!("cancelled; nothing was applied");
     }

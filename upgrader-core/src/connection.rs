@@ -264,9 +264,9 @@ impl AnyConnection {
                 "SET client_min_messages = WARNING; SET application_name = 'upgrader, {}'",
                 crate::lock::runner().replace('\'', "''")
             )),
-            AnyConnection::Mysql(c) => {
-                c.batch_execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
-            }
+            AnyConnection::Mysql(c) => c.batch_execute(
+                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
+            ),
         }
     }
 

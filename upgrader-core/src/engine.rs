@@ -248,40 +248,35 @@ impl Engine {
             .unwrap_or(usize::MAX)
     }
 
-    /// The estimates of `upgrades`, in order (`None` for those without one).
+    /// The estimates of `upgrades`, in order: `None` for those without one, and for those whose
+    /// estimate failed (said through `ui`: a broken estimate must not block a run).
     pub fn estimates(
         &mut self,
         upgrades: &[Upgrade],
         ui: &mut dyn Interaction,
-    ) -> Result<Vec<(String, Option<Duration>)>, Error> {
+    ) -> Vec<(String, Option<Duration>)> {
         let mut out = Vec::with_capacity(upgrades.len());
         for upgrade in upgrades {
-            let estimate = match upgrade.estimate {
-                Some(estimate) => {
-                    let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
-                    let result = catch_unwind(AssertUnwindSafe(|| estimate(&mut ctx)));
-                    match flatten(result) {
-                        Ok(duration) => Some(duration),
-                        Err(reason) => {
-                            return Err(Error::Refused {
-                                reason: format!("the estimate of `{}` failed: {reason}", upgrade.id),
-                                hint: "fix the upgrade's `estimate` function".into(),
-                            });
-                        }
+            let estimate = upgrade.estimate.and_then(|estimate| {
+                let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
+                match flatten(catch_unwind(AssertUnwindSafe(|| estimate(&mut ctx)))) {
+                    Ok(duration) => Some(duration),
+                    Err(reason) => {
+                        ui.log(upgrade.id, &format!("its estimate failed: {reason}"));
+                        None
                     }
                 }
-                None => None,
-            };
+            });
             out.push((upgrade.id.to_owned(), estimate));
         }
-        Ok(out)
+        out
     }
 
     /// Everything `run` would check, without applying anything: the database's state, the
     /// estimates, and the pre-run checks and pending upgrades' `pre_upgrade`s.
     pub fn check(&mut self, ui: &mut dyn Interaction) -> Result<CheckReport, Error> {
         let status = self.status()?;
-        let estimates = self.estimates(&status.pending, ui)?;
+        let estimates = self.estimates(&status.pending, ui);
         let failures = if status.pending.is_empty() {
             Vec::new()
         } else {

@@ -209,8 +209,12 @@ impl Plan {
     /// through other modules (a release, say). Where the next upgrade of the module attaches.
     /// Sorted by id.
     pub fn endpoints(&self, module: &str) -> Vec<&'static str> {
-        let members: Vec<&'static str> =
-            self.order.iter().filter(|u| u.module() == module).map(|u| u.id).collect();
+        let members: Vec<&'static str> = self
+            .order
+            .iter()
+            .filter(|u| u.module() == module)
+            .map(|u| u.id)
+            .collect();
         let behind: HashSet<&str> = members.iter().flat_map(|id| self.ancestors(id)).collect();
         let mut ends: Vec<&'static str> = members.into_iter().filter(|id| !behind.contains(id)).collect();
         ends.sort_unstable();
