@@ -1,6 +1,6 @@
 //! The engine: reads the history, works out what is pending, runs it, records it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
@@ -189,22 +189,35 @@ impl Engine {
 
     fn status_of(&self, applied: Vec<AppliedRecord>, interrupted: Vec<InProgress>) -> Status {
         let recorded: HashSet<&str> = applied.iter().map(|r| r.upgrade.as_str()).collect();
-        let mut implied = Vec::new();
-        let mut implied_ids = HashSet::new();
+        // One pass against the run order: every dependency of a recorded (or implied) upgrade is
+        // implied by the latest recorded upgrade that reaches it.
+        let mut implied_by: HashMap<&str, &'static str> = HashMap::new();
         for upgrade in self.plan.upgrades().iter().rev() {
-            if !recorded.contains(upgrade.id) && !implied_ids.contains(upgrade.id) {
-                continue;
-            }
-            for ancestor in self.plan.ancestors(upgrade.id) {
-                if !recorded.contains(ancestor) && implied_ids.insert(ancestor) {
-                    implied.push(Implied {
-                        id: ancestor.to_owned(),
-                        by: upgrade.id.to_owned(),
-                    });
+            let by = match recorded.get(upgrade.id) {
+                Some(_) => Some(upgrade.id),
+                None => implied_by.get(upgrade.id).copied(),
+            };
+            if let Some(by) = by {
+                for &dep in upgrade.depends_on {
+                    implied_by.entry(dep).or_insert(by);
                 }
             }
         }
-        implied.sort_by_key(|i| self.position(&i.id));
+        let implied_ids: HashSet<&str> = implied_by
+            .keys()
+            .copied()
+            .filter(|id| !recorded.contains(id))
+            .collect();
+        let implied = self
+            .plan
+            .upgrades()
+            .iter()
+            .filter(|u| implied_ids.contains(u.id))
+            .map(|u| Implied {
+                id: u.id.to_owned(),
+                by: implied_by[u.id].to_owned(),
+            })
+            .collect();
         let pending = self
             .plan
             .upgrades()
@@ -238,14 +251,6 @@ impl Engine {
             interrupted,
             running: Vec::new(),
         }
-    }
-
-    fn position(&self, id: &str) -> usize {
-        self.plan
-            .upgrades()
-            .iter()
-            .position(|u| u.id == id)
-            .unwrap_or(usize::MAX)
     }
 
     /// The estimates of `upgrades`, in order: `None` for those without one, and for those whose
