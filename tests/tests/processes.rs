@@ -83,6 +83,7 @@ on_every_backend!(
     kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history,
     connection_cut_by_the_server_ends_the_run_with_a_clear_error,
     failing_upgrade_exits_1_and_says_what_was_applied,
+    panicking_upgrade_exits_1_with_its_message_on_one_line,
     up_to_date_runners_do_not_queue_for_the_lock,
 );
 
@@ -286,6 +287,26 @@ fn connection_cut_by_the_server_ends_the_run_with_a_clear_error(db: &TestDb) {
     }
 }
 
+fn panicking_upgrade_exits_1_with_its_message_on_one_line(db: &TestDb) {
+    let out = output(
+        fixtures(db)
+            .args(["run", "--yes-i-know"])
+            .env("UPGRADER_TEST_PANIC", "1"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("\n  panicked at tests/src/bin/upgrader-fixtures.rs:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\nerror: upgrade `fixtures_2024_01_02_flaky` failed: panicked: the flaky fixture was told to panic (3 applied before it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert_eq!(applied_ids(db).len(), 3);
+}
+
 fn failing_upgrade_exits_1_and_says_what_was_applied(db: &TestDb) {
     let out = output(
         fixtures(db)
@@ -346,12 +367,15 @@ fn hold_the_lock(db: &TestDb) -> HeldLock {
         }
         Backend::Postgres => {
             let mut conn = db.connect();
-            conn.batch_execute("SELECT pg_advisory_lock(1970300786, 1633969522)").unwrap();
+            conn.batch_execute("SELECT pg_advisory_lock(1970300786, 1633969522)")
+                .unwrap();
             HeldLock::Session(conn)
         }
         _ => {
             let mut conn = db.connect();
-            let got = conn.query_i64("SELECT GET_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64), 5) AS value").unwrap();
+            let got = conn
+                .query_i64("SELECT GET_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64), 5) AS value")
+                .unwrap();
             assert_eq!(got, Some(1));
             HeldLock::Session(conn)
         }
@@ -367,8 +391,19 @@ fn up_to_date_runners_do_not_queue_for_the_lock(db: &TestDb) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("waiting"), "{}", text(&out.stderr));
     // Something pending: it waits, and says so.
-    let out = output(fixtures(db).args(["mark", "fixtures_2024_01_02_flaky", "--pending", "--yes-i-know", "--lock-timeout", "1"]));
+    let out = output(fixtures(db).args([
+        "mark",
+        "fixtures_2024_01_02_flaky",
+        "--pending",
+        "--yes-i-know",
+        "--lock-timeout",
+        "1",
+    ]));
     assert_eq!(out.status.code(), Some(1), "marking needs the lock too");
-    assert!(text(&out.stderr).contains("error: another runner holds the upgrade lock"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error: another runner holds the upgrade lock"),
+        "{}",
+        text(&out.stderr)
+    );
     drop(held);
 }

@@ -53,6 +53,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
             };
         }
     };
+    quiet_panics();
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -72,6 +73,16 @@ fn report(err: &anyhow::Error) {
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
+}
+
+/// An upgrade that panics is caught by the engine and reported as its error, with the panic's
+/// message; the default hook's lines would only repeat it. Keep where it happened, on one line.
+#[allow(clippy::print_stderr)]
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| match info.location() {
+        Some(location) => eprintln!("  panicked at {location}"),
+        None => eprintln!("  panicked"),
+    }));
 }
 
 #[allow(clippy::print_stderr)]
