@@ -265,10 +265,18 @@ fn populate_records_without_running_and_mark_repairs_by_hand() {
 #[test]
 fn check_and_run_refuse_a_read_only_database() {
     // The example application's pre-run check; PostgreSQL can make a database read-only.
-    let Some(demo) = Demo::new(Backend::Postgres) else { return };
+    let Some(demo) = Demo::new(Backend::Postgres) else {
+        return;
+    };
     let name = demo.url.rsplit('/').next().unwrap();
-    let mut conn = upgrader_core::DatabaseUrl::parse(&demo.url).unwrap().connect().unwrap();
-    conn.execute(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).unwrap();
+    let mut conn = upgrader_core::DatabaseUrl::parse(&demo.url)
+        .unwrap()
+        .connect()
+        .unwrap();
+    conn.execute(&format!(
+        "ALTER DATABASE {name} SET default_transaction_read_only = on"
+    ))
+    .unwrap();
     demo.cmd(&["check"])
         .assert()
         .code(1)
