@@ -125,3 +125,21 @@ impl Drop for TestDb {
 
 /// The backends to run a test on: all three (the servers' tests skip themselves when unset).
 pub const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
+
+/// Turns each `fn name(db: &TestDb)` into three tests, `sqlite::name`, `postgres::name` and
+/// `mysql::name`, each on a fresh database (the server ones skip themselves outside CI when their
+/// server is not configured).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { if let Some(db) = $crate::TestDb::new(upgrader_core::Backend::Sqlite) { super::$name(&db) } } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { if let Some(db) = $crate::TestDb::new(upgrader_core::Backend::Postgres) { super::$name(&db) } } )*
+        }
+        mod mysql {
+            $( #[test] fn $name() { if let Some(db) = $crate::TestDb::new(upgrader_core::Backend::Mysql) { super::$name(&db) } } )*
+        }
+    };
+}

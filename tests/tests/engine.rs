@@ -85,15 +85,7 @@ fn run(engine: &mut Engine) -> Result<upgrader_core::RunReport, Error> {
     engine.run(&mut Unattended::default(), &RunOptions::default())
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Sqlite) { super::$name(&db) } } )* }
-        mod postgres { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Postgres) { super::$name(&db) } } )* }
-        mod mysql { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Mysql) { super::$name(&db) } } )* }
-    };
-}
-
-on_every_backend!(
+upgrader_tests::on_every_backend!(
     applies_in_order_and_records_each,
     second_run_applies_nothing,
     failing_upgrade_stops_the_run_and_the_next_run_resumes,
@@ -148,21 +140,37 @@ fn second_run_applies_nothing(db: &TestDb) {
 }
 
 fn failing_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
-    let registry = || {
-        Registry::new(
-            [
-                CREATE,
-                Upgrade::new("log_2024_01_02_second", "Second.", fails_on_switch)
-                    .with_depends_on(&["log_2024_01_01_create"]),
-                THIRD,
-            ],
-            [],
-        )
-    };
+    breaking_upgrade_stops_the_run_and_the_next_run_resumes(
+        db,
+        fails_on_switch,
+        "fail_switch",
+        "told to fail",
+    );
+}
+
+fn panicking_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
+    breaking_upgrade_stops_the_run_and_the_next_run_resumes(
+        db,
+        panics_on_switch,
+        "panic_switch",
+        "panicked: told to panic",
+    );
+}
+
+/// The second of three upgrades breaks while `switch` exists: the run stops there, and once the
+/// switch is gone the next run resumes at it.
+fn breaking_upgrade_stops_the_run_and_the_next_run_resumes(
+    db: &TestDb,
+    second: upgrader_core::UpgradeFn,
+    switch: &str,
+    expected: &str,
+) {
+    let breaking =
+        Upgrade::new("log_2024_01_02_second", "Second.", second).with_depends_on(&["log_2024_01_01_create"]);
     db.connect()
-        .execute("CREATE TABLE fail_switch (x INTEGER)")
+        .execute(&format!("CREATE TABLE {switch} (x INTEGER)"))
         .unwrap();
-    let mut engine = engine(db, registry());
+    let mut engine = engine(db, Registry::new([CREATE, breaking, THIRD], []));
     let err = run(&mut engine).unwrap_err();
     let Error::UpgradeFailed {
         id,
@@ -174,7 +182,7 @@ fn failing_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
         panic!("{err}")
     };
     assert_eq!(id, "log_2024_01_02_second");
-    assert_eq!(reason, "told to fail");
+    assert_eq!(reason, expected);
     assert_eq!(
         report.applied_ids(),
         ["log_2024_01_01_create"],
@@ -192,12 +200,13 @@ fn failing_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
         "its insert was rolled back"
     );
     assert_eq!(*rolled_back, db.backend() != Backend::Mysql);
-    db.connect().execute("DROP TABLE fail_switch").unwrap();
+    db.connect().execute(&format!("DROP TABLE {switch}")).unwrap();
     if db.backend() == Backend::Mysql {
         // DDL could have been committed there: the operator decides before anything runs again.
         let err = run(&mut engine).unwrap_err();
         assert!(
-            matches!(&err, Error::Interrupted { interrupted } if interrupted[0].upgrade == "log_2024_01_02_second" && interrupted[0].error.as_deref() == Some("told to fail")),
+            matches!(&err, Error::Interrupted { interrupted } if interrupted[0].upgrade == "log_2024_01_02_second"
+                && interrupted[0].error.as_deref() == Some(expected)),
             "{err}"
         );
         engine
@@ -214,55 +223,6 @@ fn failing_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
         report.applied_ids(),
         ["log_2024_01_02_second", "log_2024_01_03_third"],
         "resumes at the failed upgrade"
-    );
-}
-
-fn panicking_upgrade_stops_the_run_and_the_next_run_resumes(db: &TestDb) {
-    let registry = || {
-        Registry::new(
-            [
-                CREATE,
-                Upgrade::new("log_2024_01_02_second", "Second.", panics_on_switch)
-                    .with_depends_on(&["log_2024_01_01_create"]),
-                THIRD,
-            ],
-            [],
-        )
-    };
-    db.connect()
-        .execute("CREATE TABLE panic_switch (x INTEGER)")
-        .unwrap();
-    let mut engine = engine(db, registry());
-    let err = run(&mut engine).unwrap_err();
-    let Error::UpgradeFailed {
-        id, reason, report, ..
-    } = &err
-    else {
-        panic!("{err}")
-    };
-    assert_eq!(id, "log_2024_01_02_second");
-    assert_eq!(reason, "panicked: told to panic");
-    assert_eq!(report.applied_ids(), ["log_2024_01_01_create"]);
-    assert_eq!(
-        log(engine.connection()),
-        ["log_2024_01_01_create"],
-        "its insert was rolled back"
-    );
-    db.connect().execute("DROP TABLE panic_switch").unwrap();
-    if db.backend() == Backend::Mysql {
-        engine
-            .resolve(
-                "log_2024_01_02_second",
-                true,
-                &mut Unattended::default(),
-                &RunOptions::default(),
-            )
-            .unwrap();
-    }
-    let report = run(&mut engine).unwrap();
-    assert_eq!(
-        report.applied_ids(),
-        ["log_2024_01_02_second", "log_2024_01_03_third"]
     );
 }
 

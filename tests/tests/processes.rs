@@ -69,15 +69,7 @@ fn start_slow_run(db: &TestDb, sleep_ms: u64) -> Child {
     child
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Sqlite) { super::$name(&db) } } )* }
-        mod postgres { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Postgres) { super::$name(&db) } } )* }
-        mod mysql { $( #[test] fn $name() { if let Some(db) = upgrader_tests::TestDb::new(upgrader_core::Backend::Mysql) { super::$name(&db) } } )* }
-    };
-}
-
-on_every_backend!(
+upgrader_tests::on_every_backend!(
     eight_runners_at_once_apply_each_upgrade_exactly_once,
     second_runner_waits_and_names_the_holder,
     kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history,
