@@ -93,13 +93,13 @@ impl RunLock {
                 });
             }
             if !told {
-                let holder = holder(url, conn, file.as_ref());
+                let holder = holder(conn, file.as_ref());
                 ui.waiting_for_lock(holder.as_deref());
                 told = true;
             }
             if start.elapsed() >= timeout {
                 return Err(Error::LockTimeout {
-                    holder: holder(url, conn, file.as_ref()),
+                    holder: holder(conn, file.as_ref()),
                     waited: timeout,
                 });
             }
@@ -144,7 +144,7 @@ pub(crate) fn held_by_other(url: &DatabaseUrl, conn: &mut AnyConnection) -> Opti
                     let _ = file.unlock();
                     false
                 }
-                Err(_) => return holder(url, conn, Some(&file)).or_else(|| Some("another runner".into())),
+                Err(_) => return holder(conn, Some(&file)).or_else(|| Some("another runner".into())),
             }
         }
         None => {
@@ -163,7 +163,7 @@ pub(crate) fn held_by_other(url: &DatabaseUrl, conn: &mut AnyConnection) -> Opti
             conn.query_i64(&sql).ok().flatten().unwrap_or(0) > 0
         }
     };
-    held.then(|| holder(url, conn, None).unwrap_or_else(|| "another runner".into()))
+    held.then(|| holder(conn, None).unwrap_or_else(|| "another runner".into()))
 }
 
 fn try_session_lock(conn: &mut AnyConnection) -> Result<bool, Error> {
@@ -182,9 +182,8 @@ fn try_session_lock(conn: &mut AnyConnection) -> Result<bool, Error> {
 }
 
 /// Who holds the lock, when the backend can tell.
-fn holder(url: &DatabaseUrl, conn: &mut AnyConnection, file: Option<&File>) -> Option<String> {
+fn holder(conn: &mut AnyConnection, file: Option<&File>) -> Option<String> {
     if let Some(mut file) = file {
-        let _ = url;
         let mut text = String::new();
         file.rewind().ok()?;
         file.read_to_string(&mut text).ok()?;
