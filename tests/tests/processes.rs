@@ -341,7 +341,7 @@ fn failing_upgrade_exits_1_and_says_what_was_applied(db: &TestDb) {
 /// keeps it while the returned value lives.
 enum HeldLock {
     File(#[allow(dead_code)] std::fs::File),
-    Session(#[allow(dead_code)] upgrader_core::AnyConnection),
+    Session(#[allow(dead_code)] Box<upgrader_core::AnyConnection>),
 }
 
 fn hold_the_lock(db: &TestDb) -> HeldLock {
@@ -361,7 +361,7 @@ fn hold_the_lock(db: &TestDb) -> HeldLock {
             let mut conn = db.connect();
             conn.batch_execute("SELECT pg_advisory_lock(1970300786, 1633969522)")
                 .unwrap();
-            HeldLock::Session(conn)
+            HeldLock::Session(Box::new(conn))
         }
         _ => {
             let mut conn = db.connect();
@@ -369,7 +369,7 @@ fn hold_the_lock(db: &TestDb) -> HeldLock {
                 .query_i64("SELECT GET_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64), 5) AS value")
                 .unwrap();
             assert_eq!(got, Some(1));
-            HeldLock::Session(conn)
+            HeldLock::Session(Box::new(conn))
         }
     }
 }

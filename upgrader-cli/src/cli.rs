@@ -10,7 +10,7 @@ else the SQLite file upgrader.db in the working directory. URLs: postgres://user
 mysql://user@host/db, sqlite://path or a plain path.
 
 Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
-`check` found a problem); 2 bad usage.";
+`check` found a problem, `create` refused); 2 bad usage.";
 
 /// Plans and applies the upgrades linked into this binary.
 #[derive(Debug, Parser)]
@@ -44,6 +44,10 @@ pub(crate) enum Command {
     Mark(Mark),
     /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
     Resolve(Resolve),
+    /// For module authors: writes a new upgrade file (a recipe or a release) and declares it in
+    /// its module file. Needs no database.
+    #[command(subcommand)]
+    Create(Create),
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +102,9 @@ pub(crate) struct Mark {
     #[arg(long)]
     pub(crate) pending: bool,
     /// With --applied: even when their dependencies are pending.
-    #[arg(long, requires = "applied")]
+    // Not `requires = "applied"`: clap waives a requirement that conflicts with a given argument,
+    // and `--pending` conflicts with `--applied` (the `state` group), so `--pending --force` passed.
+    #[arg(long, conflicts_with = "pending")]
     pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
@@ -118,4 +124,48 @@ pub(crate) struct Resolve {
     pub(crate) mark_applied: bool,
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Create {
+    /// Writes `<module>_<yyyy>_<mm>_<dd>_<name>.rs` (today's date, UTC), depending on the module's
+    /// current endpoints, beside the module's other upgrades.
+    Recipe(Recipe),
+    /// Writes `<repository>_release_<x>_<y>_<z>.rs`, depending on everything the modules gained
+    /// since the repository's previous release.
+    // `--version` is the release's version here, not the program's.
+    #[command(disable_version_flag = true)]
+    Release(Release),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Recipe {
+    /// The module the upgrade belongs to: the part of its id before the date.
+    #[arg(short = 'p', long = "package", value_name = "MODULE")]
+    pub(crate) module: String,
+    /// The upgrade's name, after the date: what it does, like `add_tags`.
+    #[arg(short, long, default_value = crate::create::PLACEHOLDER)]
+    pub(crate) name: String,
+    /// The directory to write into (default: the one that holds the module's newest upgrade;
+    /// required for a module's first upgrade).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Release {
+    /// The repository the release is cut from: the part of its id before `_release_`.
+    #[arg(short, long)]
+    pub(crate) repository: String,
+    /// A module the release gathers (repeat for several).
+    #[arg(short = 'p', long = "package", value_name = "MODULE", required = true)]
+    pub(crate) modules: Vec<String>,
+    /// The release's version (default: the version of the crate that holds the modules'
+    /// upgrades).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub(crate) version: Option<String>,
+    /// The directory to write into (default: the one that holds the repository's latest release,
+    /// else the modules' newest upgrade).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
 }

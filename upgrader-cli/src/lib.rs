@@ -15,6 +15,7 @@
 #![allow(clippy::print_stdout)] // stdout carries the commands' data
 
 mod cli;
+mod create;
 mod output;
 mod ui;
 
@@ -27,7 +28,7 @@ use clap::Parser;
 use serde_json::json;
 use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions};
 
-use crate::cli::{Cli, Command, Confirmation, Show};
+use crate::cli::{Cli, Command, Confirmation, Create, Show};
 use crate::output::{duration, first_line, table};
 use crate::ui::TerminalUi;
 
@@ -66,10 +67,16 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
 #[allow(clippy::print_stderr)]
 fn report(err: &anyhow::Error) {
     eprintln!("error: {err:#}");
+    // The first typed error in the chain says what to do next, if anything.
     let hint = err
         .chain()
-        .find_map(|cause| cause.downcast_ref::<upgrader_core::Error>())
-        .and_then(upgrader_core::Error::hint);
+        .find_map(|cause| match cause.downcast_ref::<create::Refused>() {
+            Some(refused) => Some(Some(refused.hint().to_owned())),
+            None => cause
+                .downcast_ref::<upgrader_core::Error>()
+                .map(upgrader_core::Error::hint),
+        })
+        .flatten();
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
@@ -153,6 +160,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Populate(confirmation) => populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => mark(&settings(&cli)?, args),
         Command::Resolve(args) => resolve(&settings(&cli)?, args),
+        Command::Create(Create::Recipe(args)) => create::run_recipe(args),
+        Command::Create(Create::Release(args)) => create::run_release(args),
     }
 }
 

@@ -263,6 +263,53 @@ fn populate_records_without_running_and_mark_repairs_by_hand() {
 }
 
 #[test]
+fn mark_refusals_change_nothing() {
+    let demo = Demo::sqlite();
+    let applied = || {
+        let output = demo.cmd(&["show", "applied", "--json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let last = "accounts_2024_06_01_add_last_login";
+    // No terminal to confirm on, and no --yes-i-know.
+    for state in ["--applied", "--pending"] {
+        demo.cmd(&["mark", last, state])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("--yes-i-know"));
+    }
+    // Unknown ids, even beside a known one.
+    demo.cmd(&["mark", last, "nope_2024_01_01_x", "--applied", "--force", "--yes-i-know"])
+        .assert()
+        .code(1)
+        .stderr("error: `nope_2024_01_01_x` is not a known upgrade\nhint: `upgrader show pending` and `upgrader show applied` list the known ids\n");
+    // Pending dependencies, without --force.
+    demo.cmd(&["mark", last, "--applied", "--yes-i-know"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains(format!(
+                "`{last}` depends on pending upgrade(s): accounts_2024_01_10_initial, "
+            ))
+            .and(predicate::str::contains(
+                "hint: mark those applied too, or pass --force",
+            )),
+        );
+    // Usage: a state is required, and --force only goes with --applied.
+    demo.cmd(&["mark", last, "--yes-i-know"]).assert().code(2);
+    demo.cmd(&["mark", last, "--pending", "--force", "--yes-i-know"])
+        .assert()
+        .code(2);
+    assert_eq!(applied(), serde_json::json!([]), "nothing was recorded");
+    // With --force it is recorded, and its ancestors count as applied.
+    demo.cmd(&["mark", last, "--applied", "--force", "--yes-i-know"])
+        .assert()
+        .success()
+        .stdout(format!("marked {last} applied\n"));
+    demo.cmd(&["show", "pending"]).assert().success().stdout("");
+    assert_eq!(applied()[0]["method"], "mark");
+}
+
+#[test]
 fn check_and_run_refuse_a_read_only_database() {
     // The example application's pre-run check; PostgreSQL can make a database read-only.
     let Some(demo) = Demo::new(Backend::Postgres) else {
