@@ -97,6 +97,7 @@ upgrader_tests::on_every_backend!(
     populate_records_everything_without_running_it,
     mark_applied_refuses_pending_dependencies_unless_forced,
     mark_pending_makes_an_upgrade_run_again,
+    typed_diesel_queries_work_through_the_context,
 );
 
 fn applies_in_order_and_records_each(db: &TestDb) {
@@ -405,4 +406,37 @@ fn mark_pending_makes_an_upgrade_run_again(db: &TestDb) {
         3,
         "it ran a second time, as asked"
     );
+}
+
+mod schema {
+    // `table!` expands to paths through the `diesel` crate: depend on it (the same version as
+    // upgrader-core's) to declare tables.
+    diesel::table! { run_log (id) { id -> Varchar } }
+}
+
+/// An upgrade written with diesel's typed queries instead of SQL strings.
+fn typed(ctx: &mut Context) -> upgrader_core::Result<()> {
+    use schema::run_log;
+    use diesel::prelude::*;
+    use upgrader_core::AnyConnection as Conn;
+    let insert = diesel::insert_into(run_log::table).values(run_log::id.eq("typed"));
+    let count = run_log::table.count();
+    let rows: i64 = match ctx.connection() {
+        Conn::Sqlite(c) => insert.execute(c).and_then(|_| count.get_result(c))?,
+        Conn::Postgres(c) => insert.execute(c).and_then(|_| count.get_result(c))?,
+        Conn::Mysql(c) => insert.execute(c).and_then(|_| count.get_result(c))?,
+        _ => return Err("unknown backend".into()),
+    };
+    ctx.log(format!("{rows} rows"));
+    Ok(())
+}
+
+fn typed_diesel_queries_work_through_the_context(db: &TestDb) {
+    let typed =
+        Upgrade::new("log_2024_01_02_typed", "Typed.", typed).with_depends_on(&["log_2024_01_01_create"]);
+    let mut engine = engine(db, Registry::new([CREATE, typed], []));
+    let mut ui = Unattended::default();
+    engine.run(&mut ui, &RunOptions::default()).unwrap();
+    assert_eq!(ui.lines, ["log_2024_01_02_typed: 2 rows"]);
+    assert_eq!(log(engine.connection()), ["log_2024_01_01_create", "typed"]);
 }

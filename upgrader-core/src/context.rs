@@ -81,6 +81,23 @@ impl<'a> Context<'a> {
 
     /// The database connection. For diesel's typed queries, match on it: each arm is that
     /// backend's own diesel connection. The engine has opened a transaction around the upgrade.
+    ///
+    /// ```
+    /// use upgrader_core::diesel::{self, prelude::*};
+    /// use upgrader_core::{AnyConnection, Context, Result};
+    ///
+    /// diesel::table! { users (id) { id -> BigInt, email -> Text } }
+    ///
+    /// fn users_without_email(ctx: &mut Context) -> Result<i64> {
+    ///     let query = users::table.filter(users::email.eq("")).count();
+    ///     Ok(match ctx.connection() {
+    ///         AnyConnection::Sqlite(c) => query.get_result(c)?,
+    ///         AnyConnection::Postgres(c) => query.get_result(c)?,
+    ///         AnyConnection::Mysql(c) => query.get_result(c)?,
+    ///         _ => return Err("a backend this upgrade does not know".into()),
+    ///     })
+    /// }
+    /// ```
     pub fn connection(&mut self) -> &mut AnyConnection {
         self.conn
     }
