@@ -98,6 +98,7 @@ upgrader_tests::on_every_backend!(
     mark_applied_refuses_pending_dependencies_unless_forced,
     mark_pending_makes_an_upgrade_run_again,
     typed_diesel_queries_work_through_the_context,
+    adopts_the_seed_systems_history_table,
 );
 
 fn applies_in_order_and_records_each(db: &TestDb) {
@@ -416,8 +417,8 @@ mod schema {
 
 /// An upgrade written with diesel's typed queries instead of SQL strings.
 fn typed(ctx: &mut Context) -> upgrader_core::Result<()> {
-    use schema::run_log;
     use diesel::prelude::*;
+    use schema::run_log;
     use upgrader_core::AnyConnection as Conn;
     let insert = diesel::insert_into(run_log::table).values(run_log::id.eq("typed"));
     let count = run_log::table.count();
@@ -439,4 +440,44 @@ fn typed_diesel_queries_work_through_the_context(db: &TestDb) {
     engine.run(&mut ui, &RunOptions::default()).unwrap();
     assert_eq!(ui.lines, ["log_2024_01_02_typed: 2 rows"]);
     assert_eq!(log(engine.connection()), ["log_2024_01_01_create", "typed"]);
+}
+
+fn adopts_the_seed_systems_history_table(db: &TestDb) {
+    // A database the seed system kept: its `upgrade` table has only `upgrade` and `applied`.
+    let mut conn = db.connect();
+    let datetime = if db.backend() == Backend::Postgres {
+        "TIMESTAMP"
+    } else {
+        "DATETIME"
+    };
+    conn.execute(&format!(
+        "CREATE TABLE upgrade (upgrade VARCHAR(255) NOT NULL PRIMARY KEY, applied {datetime} NOT NULL)"
+    ))
+    .unwrap();
+    conn.execute("CREATE TABLE run_log (id VARCHAR(255) NOT NULL)")
+        .unwrap();
+    conn.execute(
+        "INSERT INTO upgrade (upgrade, applied) VALUES ('log_2024_01_02_second', '2019-05-01 10:00:00')",
+    )
+    .unwrap();
+    let mut engine = engine(db, chain());
+    let status = engine.status().unwrap();
+    assert_eq!(
+        status.pending.iter().map(|u| u.id()).collect::<Vec<_>>(),
+        ["log_2024_01_03_third"]
+    );
+    assert_eq!(
+        status.implied.len(),
+        1,
+        "the seed recorded `second` but not its dependency"
+    );
+    assert_eq!(run(&mut engine).unwrap().applied_ids(), ["log_2024_01_03_third"]);
+    let history = engine.applied().unwrap();
+    assert_eq!(history[0].upgrade, "log_2024_01_02_second");
+    assert_eq!(
+        history[0].applied.to_string(),
+        "2019-05-01 10:00:00",
+        "the seed's rows are kept as they were"
+    );
+    assert_eq!(history[1].upgrade, "log_2024_01_03_third");
 }

@@ -168,10 +168,25 @@ pub(crate) fn setup(conn: &mut AnyConnection) -> Result<(), Error> {
     })
 }
 
-/// Every applied upgrade, oldest first; empty when the history does not exist yet.
+/// Every applied upgrade, oldest first; empty when the history does not exist yet. A table the
+/// seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
 pub(crate) fn applied(conn: &mut AnyConnection) -> Result<Vec<AppliedRecord>, Error> {
     if !is_ready(conn) {
-        return Ok(Vec::new());
+        let seed: QueryResult<Vec<(String, NaiveDateTime)>> = with_conn!(conn, c => upgrade::table
+            .select((upgrade::id, upgrade::applied))
+            .order((upgrade::applied.asc(), upgrade::id.asc()))
+            .load(c));
+        let rows = seed
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(upgrade, applied)| AppliedRecord {
+                upgrade,
+                applied,
+                duration_ms: None,
+                checksum: None,
+                method: Method::Run.as_str().to_owned(),
+            });
+        return Ok(rows.collect());
     }
     with_conn!(conn, c => upgrade::table
         .select(AppliedRecord::as_select())

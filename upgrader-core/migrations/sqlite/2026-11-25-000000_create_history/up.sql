@@ -1,11 +1,12 @@
--- One row per applied upgrade. `upgrade` and `applied` keep the seed system's layout.
-CREATE TABLE upgrade (
+-- One row per applied upgrade, in the seed system's layout (`upgrade`, `applied`): a history
+-- table left by the seed system is adopted as it is, and gains the columns below.
+CREATE TABLE IF NOT EXISTS upgrade (
     upgrade VARCHAR(255) NOT NULL PRIMARY KEY,
-    applied TIMESTAMP NOT NULL,
-    duration_ms BIGINT,
-    checksum VARCHAR(64),
-    method VARCHAR(16) NOT NULL DEFAULT 'run'
+    applied TIMESTAMP NOT NULL
 );
+ALTER TABLE upgrade ADD COLUMN duration_ms BIGINT;
+ALTER TABLE upgrade ADD COLUMN checksum VARCHAR(64);
+ALTER TABLE upgrade ADD COLUMN method VARCHAR(16) NOT NULL DEFAULT 'run';
 -- An upgrade that started and has not finished (used where DDL cannot be rolled back).
 CREATE TABLE upgrade_in_progress (
     upgrade VARCHAR(255) NOT NULL PRIMARY KEY,
