@@ -127,7 +127,8 @@ fn print_created(created: &Created) {
     }
 }
 
-/// Writes a new upgrade of `module`, dated `today`, that depends on the module's endpoints.
+/// Writes a new upgrade of `module`, dated `today`, that depends on the module's endpoints (or
+/// the release that covers them).
 pub(crate) fn recipe(
     registry: &Registry,
     module: &str,
@@ -170,7 +171,13 @@ pub(crate) fn recipe(
         ))?,
         None => directory_of_newest(&plan, &endpoints)?,
     };
-    let depends_on: Vec<&'static str> = endpoints.iter().map(|u| u.id()).collect();
+    // Attach to the release that covers the module's heads, when there is one (rule 4).
+    let attach: Vec<&Upgrade> = plan
+        .attach_points(module)
+        .into_iter()
+        .filter_map(|id| plan.get(id))
+        .collect();
+    let depends_on: Vec<&'static str> = attach.iter().map(|u| u.id()).collect();
     let doc = "TODO: say what this upgrade does (the first line is what `upgrader show pending` prints).";
     let body = [
         "    // The work goes here: `ctx.execute(\"…\")?`, `ctx.query_i64(…)?`, `ctx.log(…)`; name the",
@@ -178,7 +185,7 @@ pub(crate) fn recipe(
         "    // need into this file, never call application code that may change later. Once",
         "    // committed, never edit it: fix a mistake with a new upgrade.",
     ];
-    write_upgrade(&id, &dir, &endpoints, doc, &body, depends_on)
+    write_upgrade(&id, &dir, &attach, doc, &body, depends_on)
 }
 
 /// Writes the release `<repository>_release_<x>_<y>_<z>`, which depends on every endpoint of

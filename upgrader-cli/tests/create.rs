@@ -201,14 +201,17 @@ fn created_upgrades_are_linked_at_the_next_build_with_the_dependencies_chosen() 
             .contains("#[upgrade(depends_on = [super::accounts_2024_06_01_add_last_login])]")
     );
 
-    // A named recipe in another module.
+    // A named recipe in another module, whose head is behind the release: it depends on the
+    // release, as the rules ask.
     let created = copy
         .run(&app, &["create", "recipe", "-p", "records", "-n", "add_tags"])
         .success();
     let records = created_id(&created);
-    created.stdout(predicate::str::ends_with(
-        "depends on: records_2024_03_05_add_version_id\n",
-    ));
+    created.stdout(predicate::str::ends_with("depends on: examples_release_1_0_0\n"));
+    assert!(
+        copy.read(&format!("example-modules/src/records/{records}.rs"))
+            .contains("#[upgrade(depends_on = [crate::releases::examples_release_1_0_0])]")
+    );
 
     // A new module's first upgrade: `--output`, a module file created, no dependencies.
     let created = copy
@@ -290,7 +293,7 @@ fn created_upgrades_are_linked_at_the_next_build_with_the_dependencies_chosen() 
             .clone()
     };
     assert_eq!(depends_on(&accounts), ["accounts_2024_06_01_add_last_login"]);
-    assert_eq!(depends_on(&records), ["records_2024_03_05_add_version_id"]);
+    assert_eq!(depends_on(&records), ["examples_release_1_0_0"]);
     assert!(depends_on(&billing).is_empty());
     assert_eq!(
         depends_on("examples_release_1_1_0"),
@@ -328,9 +331,7 @@ fn recipe_file_says_what_to_do_and_names_another_crates_upgrade_through_it() {
     let id = format!("records_{}_add_tags", today());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        format!(
-            "created out/{id}.rs\ncreated out/mod.rs declaring it\ndepends on: records_2024_03_05_add_version_id\n"
-        )
+        format!("created out/{id}.rs\ncreated out/mod.rs declaring it\ndepends on: examples_release_1_0_0\n")
     );
     let date = today();
     insta::with_settings!({filters => vec![(date.as_str(), "[today]")]}, {

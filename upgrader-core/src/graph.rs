@@ -220,6 +220,33 @@ impl Plan {
         ends.sort_unstable();
         ends
     }
+
+    /// What the next upgrade of `module` depends on: its endpoints, each replaced by the newest
+    /// release that covers it (so later upgrades depend on the release, as the rules ask), minus
+    /// any that another one already implies. Sorted by id.
+    pub fn attach_points(&self, module: &str) -> Vec<&'static str> {
+        let releases: Vec<(&'static str, BTreeSet<&'static str>)> = self
+            .order
+            .iter()
+            .filter(|u| u.is_release())
+            .map(|u| (u.id, self.ancestors(u.id)))
+            .collect();
+        let mut points: BTreeSet<&'static str> = BTreeSet::new();
+        for end in self.endpoints(module) {
+            let covering: Vec<&(&'static str, BTreeSet<&'static str>)> = releases
+                .iter()
+                .filter(|(_, behind)| behind.contains(end))
+                .collect();
+            // The newest covering release: the one no other covering release depends on.
+            let newest = covering
+                .iter()
+                .find(|(id, _)| !covering.iter().any(|(_, behind)| behind.contains(id)))
+                .map(|(id, _)| *id);
+            points.insert(newest.unwrap_or(end));
+        }
+        let implied: HashSet<&str> = points.iter().flat_map(|p| self.ancestors(p)).collect();
+        points.into_iter().filter(|p| !implied.contains(p)).collect()
+    }
 }
 
 /// Every cycle among `left` (the nodes a topological sort could not place), each named in full
@@ -461,6 +488,23 @@ mod tests {
             [],
         );
         assert_eq!(registry.plan(None).unwrap().endpoints("m"), ["m_2024_02_01_b"]);
+    }
+
+    #[test]
+    fn a_new_upgrade_attaches_to_the_release_that_covers_the_module() {
+        let registry = Registry::new(
+            [
+                up("m_2024_01_01_a", &[]),
+                up("n_2024_01_01_a", &[]),
+                up("app_release_1_0_0", &["m_2024_01_01_a"]),
+                up("app_release_1_1_0", &["app_release_1_0_0", "n_2024_01_01_a"]),
+            ],
+            [],
+        );
+        let plan = registry.plan(None).unwrap();
+        assert_eq!(plan.attach_points("m"), ["app_release_1_1_0"]);
+        assert_eq!(plan.attach_points("n"), ["app_release_1_1_0"]);
+        assert!(plan.attach_points("nothing").is_empty());
     }
 
     #[test]
