@@ -175,7 +175,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         let rows: Vec<_> = applied
             .iter()
-            .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "method": r.method}))
+            .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);

@@ -223,6 +223,7 @@ impl Error {
             Error::Refused { hint, .. } => hint.clone(),
             Error::Config { .. } => "see the README's configuration section".into(),
             Error::Graph { problems } => return problems.iter().find_map(Error::hint),
+            Error::Io { .. } => "check the path and its permissions".into(),
             _ => return None,
         })
     }
