@@ -20,6 +20,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "UPGRADER_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
 
+    /// Give up on a database server that has not answered within this many seconds [default: 30].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) connect_timeout: Option<u64>,
+
     /// The configuration file.
     #[arg(long, global = true, default_value = "upgrader.toml")]
     pub(crate) config: PathBuf,

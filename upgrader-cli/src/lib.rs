@@ -110,8 +110,12 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         .clone()
         .or(config.database_url)
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let connect_timeout = cli
+        .connect_timeout
+        .or(config.connect_timeout_secs)
+        .map_or(upgrader_core::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs);
     Ok(Settings {
-        url: DatabaseUrl::parse(&url)?,
+        url: DatabaseUrl::parse(&url)?.with_connect_timeout(connect_timeout),
         packages: config.packages,
         lock_timeout: config.lock_timeout_secs,
     })

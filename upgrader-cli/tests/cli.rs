@@ -339,3 +339,24 @@ fn check_and_run_refuse_a_read_only_database() {
             "error: 1 pre-run check(s) failed, nothing was applied: the database accepts writes: the database is read-only",
         ));
 }
+
+#[test]
+fn a_server_that_never_answers_is_an_error_after_the_connect_timeout() {
+    // Something accepts connections on the port and never speaks: the drivers would wait for the
+    // operating system's TCP timeouts.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    for (scheme, backend) in [("postgres", "PostgreSQL"), ("mysql", "MySQL/MariaDB")] {
+        let url = format!("{scheme}://app@127.0.0.1:{port}/app");
+        upgrader()
+            .args(["--database-url", &url, "--connect-timeout", "1", "check"])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .stderr(format!(
+                "error: cannot connect to {backend} database {url}: no answer within 1s\n\
+                 hint: check that the server is running, and the host, port, user and database in the URL\n"
+            ));
+    }
+    drop(silent);
+}

@@ -12,6 +12,7 @@ use crate::error::Error;
 /// database_url = "postgres://app@db.internal/app"
 /// packages = ["accounts", "records"]   # only these modules take part
 /// lock_timeout_secs = 600
+/// connect_timeout_secs = 10
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,8 @@ pub struct Config {
     pub packages: Option<Vec<String>>,
     /// How long `run` waits for another runner's lock, in seconds.
     pub lock_timeout_secs: Option<u64>,
+    /// How long connecting to a server may take, in seconds.
+    pub connect_timeout_secs: Option<u64>,
 }
 
 impl Config {

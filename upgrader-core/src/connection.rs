@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -59,7 +60,11 @@ pub struct DatabaseUrl {
     backend: Backend,
     /// What the driver is given: the URL for a server, the file path for SQLite.
     target: String,
+    connect_timeout: Duration,
 }
+
+/// How long connecting to a server may take before it counts as unreachable.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl DatabaseUrl {
     /// Reads a URL; anything without a known scheme is an SQLite path.
@@ -93,7 +98,19 @@ impl DatabaseUrl {
                 reason: "no file path after `sqlite://`".into(),
             });
         }
-        Ok(DatabaseUrl { backend, target })
+        Ok(DatabaseUrl {
+            backend,
+            target,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        })
+    }
+
+    /// The same URL, giving up on a server that has not answered within `timeout` (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]): a host that drops packets, or a port where something
+    /// accepts connections and never speaks.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// The backend the URL names.
@@ -135,10 +152,8 @@ impl DatabaseUrl {
                 }
                 AnyConnection::Sqlite(SqliteConnection::establish(&self.target).map_err(fail)?)
             }
-            Backend::Postgres => {
-                AnyConnection::Postgres(PgConnection::establish(&self.target).map_err(fail)?)
-            }
-            Backend::Mysql => AnyConnection::Mysql(MysqlConnection::establish(&self.target).map_err(fail)?),
+            Backend::Postgres => AnyConnection::Postgres(self.establish_within()?.map_err(fail)?),
+            Backend::Mysql => AnyConnection::Mysql(self.establish_within()?.map_err(fail)?),
         };
         conn.configure().map_err(|e| Error::Connect {
             url: self.redacted(),
@@ -146,6 +161,31 @@ impl DatabaseUrl {
             reason: one_line(&e.to_string()),
         })?;
         Ok(conn)
+    }
+
+    /// Connects on a thread of its own, so that a server that never answers costs
+    /// `connect_timeout` and not the operating system's TCP timeouts (the drivers have none of
+    /// their own for the whole handshake). On timeout the thread is left to finish by itself.
+    fn establish_within<C: Connection + Send + 'static>(&self) -> Result<diesel::ConnectionResult<C>, Error> {
+        let (send, receive) = std::sync::mpsc::channel();
+        let target = self.target.clone();
+        std::thread::Builder::new()
+            .name("upgrader-connect".into())
+            .spawn(move || {
+                let _ = send.send(C::establish(&target));
+            })
+            .map_err(|e| Error::Connect {
+                url: self.redacted(),
+                backend: self.backend,
+                reason: format!("cannot start a thread to connect: {e}"),
+            })?;
+        receive
+            .recv_timeout(self.connect_timeout)
+            .map_err(|_| Error::Connect {
+                url: self.redacted(),
+                backend: self.backend,
+                reason: format!("no answer within {}s", self.connect_timeout.as_secs_f64()),
+            })
     }
 
     /// The lock file that serialises runners on an SQLite database.

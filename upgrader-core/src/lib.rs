@@ -46,7 +46,10 @@ mod naming;
 mod upgrade;
 
 pub use config::Config;
-pub use connection::{AnyConnection, Backend, DatabaseUrl, MysqlConnection, PgConnection, SqliteConnection};
+pub use connection::{
+    AnyConnection, Backend, DEFAULT_CONNECT_TIMEOUT, DatabaseUrl, MysqlConnection, PgConnection,
+    SqliteConnection,
+};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status};
 pub use error::{CheckFailure, Error};
