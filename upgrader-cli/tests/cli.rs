@@ -360,3 +360,61 @@ fn a_server_that_never_answers_is_an_error_after_the_connect_timeout() {
     }
     drop(silent);
 }
+
+/// `upgrader run` in a real terminal (a pty), as an operator types.
+fn run_in_a_terminal(demo: &Demo) -> rexpect::session::PtySession {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("upgrader"));
+    cmd.current_dir(demo.dir.path())
+        .env_remove("UPGRADER_DATABASE_URL")
+        .arg("run");
+    rexpect::session::spawn_command(cmd, Some(30_000)).expect("a pty")
+}
+
+#[test]
+fn run_in_a_terminal_asks_first_and_passes_questions_to_the_operator() {
+    let demo = Demo::sqlite();
+    // A database whose users predate the display name, one without a name before the `@`.
+    demo.cmd(&["mark", "accounts_2024_01_10_initial", "--applied", "--yes-i-know"])
+        .assert()
+        .success();
+    let mut conn = upgrader_core::DatabaseUrl::parse(&demo.url)
+        .unwrap()
+        .connect()
+        .unwrap();
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE, created_at TIMESTAMP NULL)")
+        .unwrap();
+    conn.execute("INSERT INTO users (email) VALUES ('ada@example.com'), ('@example.com')")
+        .unwrap();
+
+    let mut term = run_in_a_terminal(&demo);
+    term.exp_string("7 upgrade(s) to apply").unwrap();
+    term.exp_string("Apply these upgrades? [y/N]").unwrap();
+    term.send("y").unwrap();
+    term.flush().unwrap();
+    term.exp_string("Display name for users whose email has no name part? [anonymous]")
+        .unwrap();
+    term.send_line("nobody").unwrap();
+    term.exp_string("7 upgrade(s) applied").unwrap();
+    term.exp_eof().unwrap();
+
+    let mut names = |email: &str| {
+        conn.query_text(&format!(
+            "SELECT display_name AS value FROM users WHERE email = '{email}'"
+        ))
+        .unwrap()
+        .unwrap()
+    };
+    assert_eq!(names("ada@example.com"), "ada");
+    assert_eq!(names("@example.com"), "nobody", "the operator's answer was used");
+}
+
+#[test]
+fn run_in_a_terminal_applies_nothing_when_the_operator_says_no() {
+    let demo = Demo::sqlite();
+    let mut term = run_in_a_terminal(&demo);
+    term.exp_string("Apply these upgrades? [y/N]").unwrap();
+    term.send_line("").unwrap(); // the default is no
+    term.exp_string("error: cancelled; nothing was applied").unwrap();
+    term.exp_eof().unwrap();
+    demo.cmd(&["show", "applied"]).assert().success().stdout("");
+}
