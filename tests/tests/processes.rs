@@ -42,8 +42,22 @@ fn applied_ids(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
+/// A runner started by [`start_slow_run`], and the rest of what it prints on stderr.
+struct SlowRun {
+    child: Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl SlowRun {
+    /// Waits for the runner to end: its exit code and the stderr it printed after `sleeping`.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        (status.code(), self.stderr.join().unwrap())
+    }
+}
+
 /// Starts `run --yes-i-know` with the slow fixture sleeping, and returns once it sleeps.
-fn start_slow_run(db: &TestDb, sleep_ms: u64) -> Child {
+fn start_slow_run(db: &TestDb, sleep_ms: u64) -> SlowRun {
     let mut child = fixtures(db)
         .args(["run", "--yes-i-know"])
         .env("UPGRADER_TEST_SLEEP_MS", sleep_ms.to_string())
@@ -64,16 +78,15 @@ fn start_slow_run(db: &TestDb, sleep_ms: u64) -> Child {
             ),
         }
     }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
+    // Keep reading stderr so the child never blocks on a full pipe.
+    let stderr = std::thread::spawn(move || lines.map_while(Result::ok).map(|l| l + "\n").collect());
+    SlowRun { child, stderr }
 }
 
 upgrader_tests::on_every_backend!(
     eight_runners_at_once_apply_each_upgrade_exactly_once,
     second_runner_waits_and_names_the_holder,
     kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history,
-    connection_cut_by_the_server_ends_the_run_with_a_clear_error,
     failing_upgrade_exits_1_and_says_what_was_applied,
     panicking_upgrade_exits_1_with_its_message_on_one_line,
     up_to_date_runners_do_not_queue_for_the_lock,
@@ -120,7 +133,7 @@ fn eight_runners_at_once_apply_each_upgrade_exactly_once(db: &TestDb) {
 }
 
 fn second_runner_waits_and_names_the_holder(db: &TestDb) {
-    let mut first = start_slow_run(db, 4000);
+    let first = start_slow_run(db, 4000);
     let out = output(fixtures(db).args(["run", "--yes-i-know", "--lock-timeout", "1"]));
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -135,7 +148,7 @@ fn second_runner_waits_and_names_the_holder(db: &TestDb) {
     assert!(stderr.contains("and did not release it within 1s\nhint: wait for the other runner to finish, or raise --lock-timeout"), "{stderr}");
     if db.backend() == Backend::Sqlite {
         assert!(
-            stderr.contains(&format!("pid {} on ", first.id())),
+            stderr.contains(&format!("pid {} on ", first.child.id())),
             "the holder is named: {stderr}"
         );
     }
@@ -143,13 +156,13 @@ fn second_runner_waits_and_names_the_holder(db: &TestDb) {
     let out = output(fixtures(db).args(["run", "--yes-i-know", "--lock-timeout", "60"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "", "the first runner applied everything");
-    assert!(first.wait().unwrap().success());
+    assert_eq!(first.finish().0, Some(0));
 }
 
 fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
-    let mut child = start_slow_run(db, 60_000);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let mut run = start_slow_run(db, 60_000);
+    run.child.kill().unwrap(); // SIGKILL
+    run.finish();
     let ids = applied_ids(db);
     assert!(!ids.iter().any(|id| id.starts_with("fixtures_")), "{ids:?}");
     assert_eq!(
@@ -217,9 +230,9 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
     let Some(db) = TestDb::new(Backend::Mysql) else {
         return;
     };
-    let mut child = start_slow_run(&db, 60_000);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut run = start_slow_run(&db, 60_000);
+    run.child.kill().unwrap();
+    run.finish();
     let out = output(fixtures(&db).args([
         "resolve",
         "fixtures_2024_01_01_slow",
@@ -234,11 +247,23 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
     assert!(ids.contains(&"fixtures_2024_01_01_slow".to_owned()));
 }
 
-fn connection_cut_by_the_server_ends_the_run_with_a_clear_error(db: &TestDb) {
-    if db.backend() == Backend::Sqlite {
-        return; // no server to cut the connection
+// SQLite has no server to cut the connection: these two are for the servers only.
+#[test]
+fn postgres_connection_cut_by_the_server_ends_the_run_with_a_clear_error() {
+    if let Some(db) = TestDb::new(Backend::Postgres) {
+        connection_cut_by_the_server_ends_the_run_with_a_clear_error(&db);
     }
-    let child = start_slow_run(db, 3000);
+}
+
+#[test]
+fn mysql_connection_cut_by_the_server_ends_the_run_with_a_clear_error() {
+    if let Some(db) = TestDb::new(Backend::Mysql) {
+        connection_cut_by_the_server_ends_the_run_with_a_clear_error(&db);
+    }
+}
+
+fn connection_cut_by_the_server_ends_the_run_with_a_clear_error(db: &TestDb) {
+    let run = start_slow_run(db, 3000);
     let mut admin = db.connect();
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     match db.backend() {
@@ -258,8 +283,14 @@ fn connection_cut_by_the_server_ends_the_run_with_a_clear_error(db: &TestDb) {
             admin.execute(&format!("KILL {id}")).unwrap();
         }
     }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let (code, stderr) = run.finish();
+    assert_eq!(code, Some(1));
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("error: upgrade `fixtures_2024_01_01_slow` failed: "),
+        "{stderr}"
+    );
     let ids = applied_ids(db);
     assert!(
         !ids.iter().any(|id| id.starts_with("fixtures_")),
