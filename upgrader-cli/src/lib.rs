@@ -121,8 +121,18 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     })
 }
 
+/// The engine, for the commands that write.
 fn open(settings: &Settings) -> anyhow::Result<Engine> {
     Ok(Engine::open(
+        &settings.url,
+        Registry::linked(),
+        settings.packages.as_deref(),
+    )?)
+}
+
+/// The engine, for the commands that only look: a missing SQLite file is not created.
+fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
+    Ok(Engine::inspect(
         &settings.url,
         Registry::linked(),
         settings.packages.as_deref(),
@@ -174,7 +184,7 @@ fn timestamp(t: &chrono::NaiveDateTime) -> String {
 }
 
 fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
+    let mut engine = inspect(settings)?;
     let applied = engine.applied()?;
     if json {
         let rows: Vec<_> = applied
@@ -206,7 +216,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
+    let mut engine = inspect(settings)?;
     let status = engine.status()?;
     let mut ui = TerminalUi::new(true);
     let estimates = engine.estimates(&status.pending, &mut ui);
@@ -261,7 +271,7 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
+    let mut engine = inspect(settings)?;
     let mut ui = TerminalUi::new(true);
     let report = engine.check(&mut ui)?;
     let status = &report.status;

@@ -418,3 +418,22 @@ fn run_in_a_terminal_applies_nothing_when_the_operator_says_no() {
     term.exp_eof().unwrap();
     demo.cmd(&["show", "applied"]).assert().success().stdout("");
 }
+
+#[test]
+fn looking_at_a_missing_sqlite_file_does_not_create_it() {
+    // A mistyped path used to leave an empty database file behind.
+    let demo = Demo::sqlite();
+    let db = demo.dir.path().join("upgrader.db");
+    demo.cmd(&["show", "pending"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("8 pending"));
+    demo.cmd(&["show", "applied"]).assert().success().stdout("");
+    demo.cmd(&["check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pending: 8"));
+    assert!(!db.exists(), "a command that only looks created {}", db.display());
+    demo.cmd(&["run", "--yes-i-know"]).assert().success();
+    assert!(db.exists());
+}

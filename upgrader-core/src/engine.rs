@@ -146,6 +146,28 @@ impl Engine {
         })
     }
 
+    /// Like [`Engine::open`], for looking only (`show`, `check`): an SQLite file that does not
+    /// exist is not created, but read as the empty database it would be.
+    pub fn inspect(
+        url: &DatabaseUrl,
+        registry: Registry,
+        packages: Option<&[String]>,
+    ) -> Result<Engine, Error> {
+        let plan = registry.plan(packages)?;
+        let missing = url.sqlite_path().is_some_and(|path| !path.exists());
+        let conn = if missing {
+            DatabaseUrl::parse(":memory:")?.connect()?
+        } else {
+            url.connect()?
+        };
+        Ok(Engine {
+            url: url.clone(),
+            conn,
+            registry,
+            plan,
+        })
+    }
+
     /// The backend of the database.
     pub fn backend(&self) -> Backend {
         self.conn.backend()
