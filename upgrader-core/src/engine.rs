@@ -136,14 +136,7 @@ pub struct Engine {
 impl Engine {
     /// Checks the graph of `registry` (only `packages` when given), then connects to the database.
     pub fn open(url: &DatabaseUrl, registry: Registry, packages: Option<&[String]>) -> Result<Engine, Error> {
-        let plan = registry.plan(packages)?;
-        let conn = url.connect()?;
-        Ok(Engine {
-            url: url.clone(),
-            conn,
-            registry,
-            plan,
-        })
+        Engine::open_with(url, registry, packages, DatabaseUrl::connect)
     }
 
     /// Like [`Engine::open`], for looking only (`show`, `check`): an SQLite file that does not
@@ -153,13 +146,21 @@ impl Engine {
         registry: Registry,
         packages: Option<&[String]>,
     ) -> Result<Engine, Error> {
+        Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
+            Some(path) if !path.exists() => DatabaseUrl::parse(":memory:")?.connect(),
+            _ => url.connect(),
+        })
+    }
+
+    /// Checks the graph first, so its problems are reported even when the database is down.
+    fn open_with(
+        url: &DatabaseUrl,
+        registry: Registry,
+        packages: Option<&[String]>,
+        connect: impl FnOnce(&DatabaseUrl) -> Result<AnyConnection, Error>,
+    ) -> Result<Engine, Error> {
         let plan = registry.plan(packages)?;
-        let missing = url.sqlite_path().is_some_and(|path| !path.exists());
-        let conn = if missing {
-            DatabaseUrl::parse(":memory:")?.connect()?
-        } else {
-            url.connect()?
-        };
+        let conn = connect(url)?;
         Ok(Engine {
             url: url.clone(),
             conn,
