@@ -295,9 +295,13 @@ impl AnyConnection {
             // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
             AnyConnection::Sqlite(c) => {
                 c.batch_execute("PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;")?;
-                // WAL is a persistent property of the file; it cannot be set inside a transaction
-                // and is harmless to ask for again.
-                c.batch_execute("PRAGMA journal_mode = WAL;")
+                // WAL lets readers go on while a run writes. It is a property of the file, set
+                // once; switching needs the file to itself, and SQLite answers "database is
+                // locked" at once (no busy wait) when runners start together. Such a connection
+                // goes on without switching: another one switches, and the busy timeout covers
+                // the rest.
+                let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
+                Ok(())
             }
             // Name the session, so a runner waiting for the lock can say who holds it.
             AnyConnection::Postgres(c) => c.batch_execute(&format!(
