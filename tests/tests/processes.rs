@@ -42,6 +42,30 @@ fn applied_ids(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
+/// A server ends a killed client's session (and its lock) when it notices the closed connection,
+/// usually at once; until then the killed runner's upgrade is rightly shown as running.
+fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS value FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        }
+        Backend::Mysql => {
+            "SELECT COUNT(*) AS value FROM (SELECT IS_USED_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64)) AS h) l \
+             WHERE l.h IS NOT NULL"
+        }
+        _ => return, // the kernel drops a dead process's flock with the process
+    };
+    let mut conn = db.connect();
+    for _ in 0..100 {
+        if conn.query_i64(sql).unwrap() == Some(0) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server still holds the killed runner's lock after 10s");
+}
+
 /// A runner started by [`start_slow_run`], and the rest of what it prints on stderr.
 struct SlowRun {
     child: Child,
@@ -163,6 +187,7 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
     let mut run = start_slow_run(db, 60_000);
     run.child.kill().unwrap(); // SIGKILL
     run.finish();
+    wait_for_the_server_to_drop_the_lock(db);
     let ids = applied_ids(db);
     assert!(!ids.iter().any(|id| id.starts_with("fixtures_")), "{ids:?}");
     assert_eq!(
@@ -233,6 +258,7 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
     let mut run = start_slow_run(&db, 60_000);
     run.child.kill().unwrap();
     run.finish();
+    wait_for_the_server_to_drop_the_lock(&db);
     let out = output(fixtures(&db).args([
         "resolve",
         "fixtures_2024_01_01_slow",
