@@ -261,7 +261,7 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         })
         .collect();
     print!("{}", table(&["UPGRADE", "ESTIMATE", "WHAT IT DOES"], &rows));
-    let total: Duration = estimates.iter().filter_map(|(_, e)| *e).sum();
+    let total = upgrader_core::total_estimate(&estimates);
     note(&format!(
         "{} pending, estimated {}",
         status.pending.len(),
@@ -357,7 +357,7 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
         return Ok(ExitCode::SUCCESS);
     }
     let estimates = engine.estimates(&status.pending, &mut ui);
-    let total: Duration = estimates.iter().filter_map(|(_, e)| *e).sum();
+    let total = upgrader_core::total_estimate(&estimates);
     note(&format!(
         "{} upgrade(s) to apply to {} ({}), estimated {}:",
         status.pending.len(),

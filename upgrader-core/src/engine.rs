@@ -115,13 +115,18 @@ pub struct CheckReport {
 impl CheckReport {
     /// The sum of the pending upgrades' estimates.
     pub fn total_estimate(&self) -> Duration {
-        self.estimates.iter().filter_map(|(_, e)| *e).sum()
+        total_estimate(&self.estimates)
     }
 
     /// Whether anything is wrong (warnings aside): a failed check or an interrupted upgrade.
     pub fn is_ok(&self) -> bool {
         self.failures.is_empty() && self.status.interrupted.is_empty()
     }
+}
+
+/// The sum of the estimates [`Engine::estimates`] returns (those without one count as nothing).
+pub fn total_estimate(estimates: &[(String, Option<Duration>)]) -> Duration {
+    estimates.iter().filter_map(|(_, e)| *e).sum()
 }
 
 /// The engine on one database.

@@ -51,7 +51,9 @@ pub use connection::{
     SqliteConnection,
 };
 pub use context::{Context, Interaction, Unattended};
-pub use engine::{AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status};
+pub use engine::{
+    AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status, total_estimate,
+};
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
 pub use naming::{ParsedId, parse_id};
