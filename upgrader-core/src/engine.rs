@@ -4,13 +4,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use crate::connection::{AnyConnection, Backend, DatabaseUrl};
+use crate::connection::{AnyConnection, Backend};
 use crate::context::{Context, Interaction};
 use crate::error::{CheckFailure, Error};
 use crate::graph::{Plan, Registry};
 use crate::history::{self, AppliedRecord, InProgress, Method};
 use crate::lock::{self, RunLock};
 use crate::upgrade::{CheckFn, Phase, Upgrade};
+use crate::url::DatabaseUrl;
 
 /// How `run` behaves.
 #[derive(Debug, Clone)]

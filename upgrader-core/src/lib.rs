@@ -44,12 +44,10 @@ pub mod history;
 mod lock;
 mod naming;
 mod upgrade;
+mod url;
 
 pub use config::Config;
-pub use connection::{
-    AnyConnection, Backend, DEFAULT_CONNECT_TIMEOUT, DatabaseUrl, MysqlConnection, PgConnection,
-    SqliteConnection,
-};
+pub use connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{
     AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status, total_estimate,
@@ -59,6 +57,7 @@ pub use graph::{Plan, Registry};
 pub use naming::{ParsedId, parse_id};
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
+pub use url::{DEFAULT_CONNECT_TIMEOUT, DatabaseUrl};
 
 /// Re-exported so applications and upgrades use the same diesel as the engine.
 pub use diesel;

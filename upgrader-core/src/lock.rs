@@ -8,9 +8,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
-use crate::connection::{AnyConnection, DatabaseUrl};
+use crate::connection::AnyConnection;
 use crate::context::Interaction;
 use crate::error::Error;
+use crate::url::DatabaseUrl;
 
 /// The advisory lock key on PostgreSQL: two int4 halves, "upgr" and "ader".
 const PG_KEY: (i32, i32) = (0x7570_6772, 0x6164_6572);

@@ -1,0 +1,76 @@
+//! Running the fixtures binary in a working directory of its own.
+#![allow(dead_code)] // each test module uses its own part of it
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Every command, with arguments that would change the database if it went ahead: each refusal
+/// is tried on all of them.
+pub(crate) const EVERY_COMMAND: [&[&str]; 8] = [
+    &["show", "applied"],
+    &["show", "applied", "--json"],
+    &["show", "pending"],
+    &["check"],
+    &["run", "--yes-i-know"],
+    &["populate", "--yes-i-know"],
+    &["mark", "accounts_2024_01_10_initial", "--applied", "--yes-i-know"],
+    &[
+        "resolve",
+        "accounts_2024_01_10_initial",
+        "--retry",
+        "--yes-i-know",
+    ],
+];
+
+/// The fixtures binary run in `dir` (which holds no `upgrader.toml` unless the test writes one),
+/// against `url` when given, with no terminal.
+pub(crate) fn upgrader(dir: &Path, url: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
+    cmd.env_remove("UPGRADER_DATABASE_URL")
+        .env_remove("UPGRADER_TEST_SLEEP_MS")
+        .env_remove("UPGRADER_TEST_FAIL")
+        .env_remove("UPGRADER_TEST_PANIC")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    if let Some(url) = url {
+        cmd.env("UPGRADER_DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// Runs it.
+pub(crate) fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("the fixtures binary runs")
+}
+
+/// The text of stdout or stderr.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a refusal: exit `code`, nothing on stdout, and a first stderr line `error: …`
+/// containing `error`. Returns stderr.
+#[track_caller]
+pub(crate) fn assert_refused(out: &Output, code: i32, error: &str) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout: {}\nstderr: {stderr}",
+        text(&out.stdout)
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no `error:` line in: {stderr}"));
+    assert!(
+        line.contains(error),
+        "`{error}` not in the error line: {line}\nstderr: {stderr}"
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "a refusal prints no data\nstderr: {stderr}"
+    );
+    stderr
+}

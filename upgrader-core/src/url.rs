@@ -1,0 +1,184 @@
+//! Database URLs: which backend, where, and how they print (passwords redacted).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::prelude::*;
+
+use crate::connection::{AnyConnection, Backend, SqliteConnection, one_line};
+use crate::error::Error;
+
+/// A parsed database URL: `postgres://…`, `mysql://…` (or `mariadb://…`), `sqlite://path` or a
+/// plain path to an SQLite file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    /// What the driver is given: the URL for a server, the file path for SQLite.
+    target: String,
+    connect_timeout: Duration,
+}
+
+/// How long connecting to a server may take before it counts as unreachable.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl DatabaseUrl {
+    /// Reads a URL; anything without a known scheme is an SQLite path.
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: String::new(),
+                reason: "the URL is empty".into(),
+            });
+        }
+        let (backend, target) = match url.split_once("://") {
+            Some(("postgres" | "postgresql", _)) => (Backend::Postgres, url.to_owned()),
+            Some(("mysql", _)) => (Backend::Mysql, url.to_owned()),
+            Some(("mariadb", rest)) => (Backend::Mysql, format!("mysql://{rest}")),
+            Some(("sqlite", rest)) => (Backend::Sqlite, rest.to_owned()),
+            Some((scheme, _)) if !scheme.contains(['/', '\\']) => {
+                return Err(Error::InvalidUrl {
+                    url: redact(url),
+                    reason: format!("unknown scheme `{scheme}` (use postgres://, mysql:// or sqlite://)"),
+                });
+            }
+            _ => (
+                Backend::Sqlite,
+                url.strip_prefix("sqlite:").unwrap_or(url).to_owned(),
+            ),
+        };
+        if backend == Backend::Sqlite && target.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: url.to_owned(),
+                reason: "no file path after `sqlite://`".into(),
+            });
+        }
+        Ok(DatabaseUrl {
+            backend,
+            target,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        })
+    }
+
+    /// The same URL, giving up on a server that has not answered within `timeout` (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]): a host that drops packets, or a port where something
+    /// accepts connections and never speaks.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The backend the URL names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For SQLite, the database file.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        (self.backend == Backend::Sqlite).then(|| Path::new(&self.target))
+    }
+
+    /// The URL with any password replaced by `***`, for messages.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => self.target.clone(),
+            _ => redact(&self.target),
+        }
+    }
+
+    /// Opens a connection.
+    pub fn connect(&self) -> Result<AnyConnection, Error> {
+        let fail = |source: diesel::ConnectionError| Error::Connect {
+            url: self.redacted(),
+            backend: self.backend,
+            reason: one_line(&source.to_string()),
+        };
+        let mut conn = match self.backend {
+            Backend::Sqlite => {
+                let dir = Path::new(&self.target)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty());
+                if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                    return Err(Error::Connect {
+                        url: self.redacted(),
+                        backend: self.backend,
+                        reason: format!("directory {} does not exist", dir.display()),
+                    });
+                }
+                AnyConnection::Sqlite(SqliteConnection::establish(&self.target).map_err(fail)?)
+            }
+            Backend::Postgres => AnyConnection::Postgres(self.establish_within()?.map_err(fail)?),
+            Backend::Mysql => AnyConnection::Mysql(self.establish_within()?.map_err(fail)?),
+        };
+        conn.configure().map_err(|e| Error::Connect {
+            url: self.redacted(),
+            backend: self.backend,
+            reason: one_line(&e.to_string()),
+        })?;
+        Ok(conn)
+    }
+
+    /// Connects on a thread of its own, so that a server that never answers costs
+    /// `connect_timeout` and not the operating system's TCP timeouts (the drivers have none of
+    /// their own for the whole handshake). On timeout the thread is left to finish by itself.
+    fn establish_within<C: Connection + Send + 'static>(&self) -> Result<diesel::ConnectionResult<C>, Error> {
+        let (send, receive) = std::sync::mpsc::channel();
+        let target = self.target.clone();
+        std::thread::Builder::new()
+            .name("upgrader-connect".into())
+            .spawn(move || {
+                let _ = send.send(C::establish(&target));
+            })
+            .map_err(|e| Error::Connect {
+                url: self.redacted(),
+                backend: self.backend,
+                reason: format!("cannot start a thread to connect: {e}"),
+            })?;
+        receive
+            .recv_timeout(self.connect_timeout)
+            .map_err(|_| Error::Connect {
+                url: self.redacted(),
+                backend: self.backend,
+                reason: format!("no answer within {}s", self.connect_timeout.as_secs_f64()),
+            })
+    }
+
+    /// The lock file that serialises runners on an SQLite database.
+    pub(crate) fn sqlite_lock_path(&self) -> Option<PathBuf> {
+        self.sqlite_path().map(|path| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".lock");
+            PathBuf::from(name)
+        })
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("backend", &self.backend)
+            .field("target", &self.redacted())
+            .finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
