@@ -24,9 +24,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) connect_timeout: Option<u64>,
 
-    /// The configuration file.
-    #[arg(long, global = true, default_value = "upgrader.toml")]
-    pub(crate) config: PathBuf,
+    /// The configuration file [default: upgrader.toml in the working directory, when it exists].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -110,6 +110,10 @@ pub(crate) struct Mark {
     // and `--pending` conflicts with `--applied` (the `state` group), so `--pending --force` passed.
     #[arg(long, conflicts_with = "pending")]
     pub(crate) force: bool,
+    /// With --pending: also take back the recorded upgrades that depend on them (listed), which
+    /// would otherwise keep them counted as applied.
+    #[arg(long, conflicts_with = "applied")]
+    pub(crate) with_dependents: bool,
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
 }

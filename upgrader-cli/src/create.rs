@@ -5,7 +5,6 @@
 //! Nothing here touches a database. Everything is checked before anything is written; then the
 //! new file is written, then the module file, and a failure removes what was written.
 
-use std::fmt;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,38 +14,12 @@ use chrono::NaiveDate;
 use upgrader_core::{ParsedId, Plan, Registry, Upgrade, parse_id};
 
 use crate::cli;
+use crate::output::{StdoutFailed, data_line};
 
 /// The name of a recipe created without `--name`; the author is told to rename it.
 pub(crate) const PLACEHOLDER: &str = "rename_me";
 
-/// A refusal: something the author asked for that cannot be written. Nothing was changed.
-#[derive(Debug)]
-pub(crate) struct Refused {
-    reason: String,
-    hint: String,
-}
-
-impl Refused {
-    fn new(reason: impl Into<String>, hint: impl Into<String>) -> Refused {
-        Refused {
-            reason: reason.into(),
-            hint: hint.into(),
-        }
-    }
-
-    /// What the author can do instead.
-    pub(crate) fn hint(&self) -> &str {
-        &self.hint
-    }
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for Refused {}
+pub(crate) use crate::refused::Refused;
 
 /// What `create` wrote.
 #[derive(Debug)]
@@ -73,14 +46,14 @@ pub(crate) fn run_recipe(args: &cli::Recipe) -> anyhow::Result<ExitCode> {
         args.output.as_deref(),
         today,
     )?;
-    print_created(&created);
+    print_created(&created)?;
     if args.name == PLACEHOLDER {
-        crate::note(&format!(
+        crate::output::note(&format!(
             "hint: rename `{PLACEHOLDER}` to what the upgrade does: in the file name, the function name and both lines in {}",
             display(&created.module_file)
         ));
     }
-    crate::note("hint: write the work in the function body and say what it does in its doc comment");
+    crate::output::note("hint: write the work in the function body and say what it does in its doc comment");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -93,8 +66,8 @@ pub(crate) fn run_release(args: &cli::Release) -> anyhow::Result<ExitCode> {
         args.version.as_deref(),
         args.output.as_deref(),
     )?;
-    print_created(&created);
-    crate::note(&format!(
+    print_created(&created)?;
+    crate::output::note(&format!(
         "hint: the modules' next upgrades depend on `{}`",
         created.id
     ));
@@ -102,17 +75,17 @@ pub(crate) fn run_release(args: &cli::Release) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints (stdout) what was written and the dependencies chosen.
-fn print_created(created: &Created) {
-    println!("created {}", display(&created.file));
+fn print_created(created: &Created) -> Result<(), StdoutFailed> {
+    data_line(&format!("created {}", display(&created.file)))?;
     if created.module_file_created {
-        println!("created {} declaring it", display(&created.module_file));
+        data_line(&format!("created {} declaring it", display(&created.module_file)))?;
     } else {
-        println!("declared it in {}", display(&created.module_file));
+        data_line(&format!("declared it in {}", display(&created.module_file)))?;
     }
     if created.depends_on.is_empty() {
-        println!("depends on: nothing (the module's first upgrade)");
+        data_line("depends on: nothing (the module's first upgrade)")?;
     } else {
-        println!("depends on: {}", created.depends_on.join(", "));
+        data_line(&format!("depends on: {}", created.depends_on.join(", ")))?;
     }
     // A new module file below the crate root is linked once its parent declares it.
     let root = ["lib.rs", "main.rs"]
@@ -120,11 +93,12 @@ fn print_created(created: &Created) {
         .any(|name| created.module_file.ends_with(name));
     let module = created.module_file.parent().and_then(Path::file_name);
     if let Some(module) = module.filter(|_| created.module_file_created && !root) {
-        crate::note(&format!(
+        crate::output::note(&format!(
             "hint: declare the new module in its parent's module file: `pub mod {};`",
             module.to_string_lossy()
         ));
     }
+    Ok(())
 }
 
 /// Writes a new upgrade of `module`, dated `today`, that depends on the module's endpoints (or

@@ -12,14 +12,14 @@
 //! }
 //! ```
 
-#![allow(clippy::print_stdout)] // stdout carries the commands' data
-
 mod cli;
 mod create;
 mod output;
+mod refused;
 mod ui;
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,11 +29,15 @@ use serde_json::json;
 use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions};
 
 use crate::cli::{Cli, Command, Confirmation, Create, Show};
-use crate::output::{duration, first_line, table};
+use crate::output::{StdoutFailed, data, data_line, duration, first_line, note, table};
+use crate::refused::Refused;
 use crate::ui::TerminalUi;
 
 /// The SQLite file used when no database is configured.
 pub const DEFAULT_DATABASE: &str = "upgrader.db";
+
+/// The configuration file read when `--config` is not given (and it exists).
+const DEFAULT_CONFIG: &str = "upgrader.toml";
 
 /// Runs the command line with the process's arguments; prints errors and returns the exit code.
 pub fn main() -> ExitCode {
@@ -57,6 +61,14 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
     quiet_panics();
     match dispatch(cli) {
         Ok(code) => code,
+        // The reader went away (`| head`): stop quietly, as ripgrep does.
+        Err(err)
+            if err
+                .downcast_ref::<StdoutFailed>()
+                .is_some_and(StdoutFailed::is_closed_pipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             report(&err);
             ExitCode::FAILURE
@@ -64,37 +76,38 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
     }
 }
 
-#[allow(clippy::print_stderr)]
 fn report(err: &anyhow::Error) {
-    eprintln!("error: {err:#}");
+    note(&format!("error: {err:#}"));
     // The first typed error in the chain says what to do next, if anything.
     let hint = err
         .chain()
-        .find_map(|cause| match cause.downcast_ref::<create::Refused>() {
-            Some(refused) => Some(Some(refused.hint().to_owned())),
-            None => cause
-                .downcast_ref::<upgrader_core::Error>()
-                .map(upgrader_core::Error::hint),
+        .find_map(|cause| {
+            if let Some(refused) = cause.downcast_ref::<Refused>() {
+                Some(Some(refused.hint().to_owned()))
+            } else if cause.is::<StdoutFailed>() {
+                Some(Some(
+                    "nothing is lost: whatever the command changed in the database is recorded (`show applied`)"
+                        .to_owned(),
+                ))
+            } else {
+                cause
+                    .downcast_ref::<upgrader_core::Error>()
+                    .map(upgrader_core::Error::hint)
+            }
         })
         .flatten();
     if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+        note(&format!("hint: {hint}"));
     }
 }
 
 /// An upgrade that panics is caught by the engine and reported as its error, with the panic's
 /// message; the default hook's lines would only repeat it. Keep where it happened, on one line.
-#[allow(clippy::print_stderr)]
 fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| match info.location() {
-        Some(location) => eprintln!("  panicked at {location}"),
-        None => eprintln!("  panicked"),
+        Some(location) => note(&format!("  panicked at {location}")),
+        None => note("  panicked"),
     }));
-}
-
-#[allow(clippy::print_stderr)]
-fn note(message: &str) {
-    eprintln!("{message}");
 }
 
 struct Settings {
@@ -104,7 +117,16 @@ struct Settings {
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
-    let config = Config::load(&cli.config)?.unwrap_or_default();
+    let config = match &cli.config {
+        // Named on the command line: it must be there.
+        Some(path) => Config::load(path)?.ok_or_else(|| {
+            Refused::new(
+                format!("configuration file {} does not exist", path.display()),
+                "check the path given to --config (without --config, upgrader.toml in the working directory is read when it exists)",
+            )
+        })?,
+        None => Config::load(Path::new(DEFAULT_CONFIG))?.unwrap_or_default(),
+    };
     let url = cli
         .database_url
         .clone()
@@ -191,7 +213,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        output::json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     if applied.is_empty() {
@@ -211,7 +233,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!("{}", table(&["UPGRADE", "APPLIED (UTC)", "TOOK", "HOW"], &rows));
+    data(&table(&["UPGRADE", "APPLIED (UTC)", "TOOK", "HOW"], &rows))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -232,10 +254,7 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|i| json!({"upgrade": i.upgrade, "started": timestamp(&i.started), "runner": i.runner, "error": i.error}))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"pending": rows, "interrupted": interrupted}))?
-        );
+        output::json(&json!({"pending": rows, "interrupted": interrupted}))?;
         return Ok(ExitCode::SUCCESS);
     }
     for interrupted in &status.interrupted {
@@ -260,7 +279,7 @@ fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    print!("{}", table(&["UPGRADE", "ESTIMATE", "WHAT IT DOES"], &rows));
+    data(&table(&["UPGRADE", "ESTIMATE", "WHAT IT DOES"], &rows))?;
     let total = upgrader_core::total_estimate(&estimates);
     note(&format!(
         "{} pending, estimated {}",
@@ -307,32 +326,29 @@ fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(id, e)| json!({"upgrade": id, "estimate_secs": e.map(|e| e.as_secs_f64())}))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "ok": errors.is_empty(),
-                "errors": errors,
-                "warnings": warnings,
-                "pending": pending,
-                "total_estimate_secs": report.total_estimate().as_secs_f64(),
-            }))?
-        );
+        output::json(&json!({
+            "ok": errors.is_empty(),
+            "errors": errors,
+            "warnings": warnings,
+            "pending": pending,
+            "total_estimate_secs": report.total_estimate().as_secs_f64(),
+        }))?;
     } else {
-        println!("graph: {} upgrades, ok", engine.plan().upgrades().len());
-        println!("applied: {}", status.applied.len());
-        println!(
+        data_line(&format!("graph: {} upgrades, ok", engine.plan().upgrades().len()))?;
+        data_line(&format!("applied: {}", status.applied.len()))?;
+        data_line(&format!(
             "pending: {} (estimated {})",
             status.pending.len(),
             duration(report.total_estimate())
-        );
+        ))?;
         for (id, _) in &report.estimates {
-            println!("  {id}");
+            data_line(&format!("  {id}"))?;
         }
         for warning in &warnings {
-            println!("warning: {warning}");
+            data_line(&format!("warning: {warning}"))?;
         }
         for error in &errors {
-            println!("error: {error}");
+            data_line(&format!("error: {error}"))?;
         }
     }
     if errors.is_empty() {
@@ -381,7 +397,11 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
     };
     if let Some(report) = report {
         for applied in &report.applied {
-            println!("applied {} ({})", applied.id, duration(applied.duration));
+            data_line(&format!(
+                "applied {} ({})",
+                applied.id,
+                duration(applied.duration)
+            ))?;
         }
     }
     let report = result?;
@@ -394,8 +414,10 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
 }
 
 fn populate(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
     let mut ui = TerminalUi::new(confirmation.yes_i_know);
+    // Before opening: a refusal must not create a missing SQLite file.
+    ensure_confirmable(&ui, confirmation)?;
+    let mut engine = open(settings)?;
     let pending = engine.status()?.pending.len();
     let question = format!("Record all {pending} pending upgrade(s) as applied WITHOUT running them?");
     if !confirm(&mut ui, confirmation, &question)? {
@@ -403,15 +425,16 @@ fn populate(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<
     }
     let recorded = engine.populate(&mut ui, &run_options(settings, confirmation))?;
     for id in &recorded {
-        println!("recorded {id}");
+        data_line(&format!("recorded {id}"))?;
     }
     note(&format!("{} upgrade(s) recorded as applied", recorded.len()));
     Ok(ExitCode::SUCCESS)
 }
 
 fn mark(settings: &Settings, args: &cli::Mark) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
     let mut ui = TerminalUi::new(args.confirmation.yes_i_know);
+    ensure_confirmable(&ui, &args.confirmation)?;
+    let mut engine = open(settings)?;
     let state = if args.applied { "applied" } else { "pending" };
     if !confirm(
         &mut ui,
@@ -424,10 +447,15 @@ fn mark(settings: &Settings, args: &cli::Mark) -> anyhow::Result<ExitCode> {
     let changed = if args.applied {
         engine.mark_applied(&args.ids, args.force, &mut ui, &options)?
     } else {
-        engine.mark_pending(&args.ids, &mut ui, &options)?
+        engine.mark_pending(&args.ids, args.with_dependents, &mut ui, &options)?
     };
     for id in &changed {
-        println!("marked {id} {state}");
+        let dependent = if args.ids.contains(id) {
+            ""
+        } else {
+            " (a dependent)"
+        };
+        data_line(&format!("marked {id} {state}{dependent}"))?;
     }
     for id in args.ids.iter().filter(|id| !changed.contains(id)) {
         note(&format!("{id} was already {state}"));
@@ -436,8 +464,9 @@ fn mark(settings: &Settings, args: &cli::Mark) -> anyhow::Result<ExitCode> {
 }
 
 fn resolve(settings: &Settings, args: &cli::Resolve) -> anyhow::Result<ExitCode> {
-    let mut engine = open(settings)?;
     let mut ui = TerminalUi::new(args.confirmation.yes_i_know);
+    ensure_confirmable(&ui, &args.confirmation)?;
+    let mut engine = open(settings)?;
     let what = if args.retry {
         "run again at the next `run`"
     } else {
@@ -458,6 +487,6 @@ fn resolve(settings: &Settings, args: &cli::Resolve) -> anyhow::Result<ExitCode>
             &run_options(settings, &args.confirmation),
         )
         .with_context(|| format!("cannot resolve {}", args.id))?;
-    println!("{}: {what}", args.id);
+    data_line(&format!("{}: {what}", args.id))?;
     Ok(ExitCode::SUCCESS)
 }

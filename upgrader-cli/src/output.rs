@@ -43,3 +43,94 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 pub(crate) fn first_line(info: &str) -> &str {
     info.lines().next().unwrap_or("")
 }
+
+/// stdout could not be written: a closed pipe (`| head`) ends the command quietly, anything else
+/// (a full disk) is an error. What the command recorded in the database stays recorded.
+#[derive(Debug)]
+pub(crate) struct StdoutFailed(pub(crate) std::io::Error);
+
+impl std::fmt::Display for StdoutFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot write to stdout")
+    }
+}
+
+impl std::error::Error for StdoutFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl StdoutFailed {
+    /// Whether the reader went away (`| head`): not an error, the command just stops.
+    pub(crate) fn is_closed_pipe(&self) -> bool {
+        self.0.kind() == std::io::ErrorKind::BrokenPipe
+    }
+}
+
+/// Writes data to stdout and flushes it; control characters are escaped (see [`printable`]).
+pub(crate) fn data(text: &str) -> Result<(), StdoutFailed> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(printable(text).as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(StdoutFailed)
+}
+
+/// Writes one line of data to stdout (see [`data`]).
+pub(crate) fn data_line(line: &str) -> Result<(), StdoutFailed> {
+    data(&format!("{line}\n"))
+}
+
+/// Writes a JSON document to stdout, pretty-printed, with the characters a terminal could take
+/// for commands escaped as `\uXXXX` (JSON already escapes the C0 controls; this adds DEL, the C1
+/// controls and the bidirectional overrides).
+pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    let mut escaped = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        // Raw newlines are the pretty-printer's own; inside strings JSON has escaped them.
+        if is_unsafe(c) && c != '\n' {
+            let _ = write!(escaped, "\\u{:04x}", u32::from(c));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped.push('\n');
+    // Already escaped: write as is.
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(escaped.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(StdoutFailed)?;
+    Ok(())
+}
+
+/// A line for the operator on stderr (never data). A stderr that cannot be written is ignored:
+/// the line is a courtesy, and the exit code still tells.
+pub(crate) fn note(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{}", printable(message));
+}
+
+/// Text with every character a terminal could act on (escape sequences, C1 controls,
+/// bidirectional overrides) written as a Rust escape (`\u{1b}`), so an id or a message read from a
+/// database cannot move the cursor, recolour or hide text. Newlines and tabs stay.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) && c != '\n' && c != '\t' {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}

@@ -1,13 +1,13 @@
 //! The terminal side of [`upgrader_core::Interaction`]: prompts, logs and progress on stderr.
 
-#![allow(clippy::print_stderr)] // stderr is this module's job
-
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use upgrader_core::Interaction;
+
+use crate::output::note;
 
 /// Talks to the operator on stderr; stdout stays for data.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ impl TerminalUi {
 impl Interaction for TerminalUi {
     fn ask(&mut self, question: &str, default: &str) -> String {
         if !self.can_ask() {
-            eprintln!("  {question} [{default}] -> {default} (default)");
+            note(&format!("  {question} [{default}] -> {default} (default)"));
             return default.to_owned();
         }
         dialoguer::Input::<String>::new()
@@ -54,7 +54,7 @@ impl Interaction for TerminalUi {
     fn confirm(&mut self, question: &str, default: bool) -> bool {
         if !self.can_ask() {
             let answer = if default { "yes" } else { "no" };
-            eprintln!("  {question} -> {answer} (default)");
+            note(&format!("  {question} -> {answer} (default)"));
             return default;
         }
         dialoguer::Confirm::new()
@@ -66,8 +66,8 @@ impl Interaction for TerminalUi {
 
     fn log(&mut self, upgrade: &str, message: &str) {
         match self.bars.get(upgrade) {
-            Some(bar) => bar.println(format!("  {message}")),
-            None => eprintln!("  {message}"),
+            Some(bar) => bar.println(format!("  {}", crate::output::printable(message))),
+            None => note(&format!("  {message}")),
         }
     }
 
@@ -84,22 +84,22 @@ impl Interaction for TerminalUi {
     }
 
     fn upgrade_started(&mut self, upgrade: &str, index: usize, total: usize) {
-        eprintln!("[{}/{total}] {upgrade}", index + 1);
+        note(&format!("[{}/{total}] {upgrade}", index + 1));
     }
 
     fn upgrade_finished(&mut self, upgrade: &str, ok: bool, elapsed: Duration) {
         self.finish_bar(upgrade);
         if ok {
-            eprintln!("  done in {}", crate::output::duration(elapsed));
+            note(&format!("  done in {}", crate::output::duration(elapsed)));
         } else {
-            eprintln!("  FAILED after {}", crate::output::duration(elapsed));
+            note(&format!("  FAILED after {}", crate::output::duration(elapsed)));
         }
     }
 
     fn waiting_for_lock(&mut self, holder: Option<&str>) {
         match holder {
-            Some(holder) => eprintln!("waiting for another runner to finish ({holder})..."),
-            None => eprintln!("waiting for another runner to finish..."),
+            Some(holder) => note(&format!("waiting for another runner to finish ({holder})...")),
+            None => note("waiting for another runner to finish..."),
         }
     }
 }

@@ -41,9 +41,28 @@ impl Config {
                 });
             }
         };
-        toml::from_str(&text).map(Some).map_err(|e| Error::Config {
-            path: path.display().to_string(),
+        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+            path: match e.span() {
+                Some(span) => format!("{}:{}", path.display(), line_and_column(&text, span.start)),
+                None => path.display().to_string(),
+            },
             reason: crate::connection::one_line(e.message()),
-        })
+        })?;
+        if config.packages.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::Config {
+                path: path.display().to_string(),
+                reason: "`packages` is empty, so no module would take part (leave the key out to activate every module)"
+                    .into(),
+            });
+        }
+        Ok(Some(config))
     }
+}
+
+/// `line:column`, both from 1, of a byte offset in `text`.
+fn line_and_column(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{line}:{column}")
 }

@@ -137,6 +137,8 @@ pub struct Engine {
     conn: AnyConnection,
     registry: Registry,
     plan: Plan,
+    /// Whether this engine holds the run lock (then no other runner can be applying anything).
+    locked: bool,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             conn,
             registry,
             plan,
+            locked: false,
         })
     }
 
@@ -207,6 +210,7 @@ impl Engine {
         let mut running = Vec::new();
         // A start mark is an interruption only when no runner is alive to finish it.
         if !interrupted.is_empty()
+            && !self.locked
             && let Some(holder) = lock::held_by_other(&self.url, &mut self.conn)
         {
             running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
@@ -392,7 +396,9 @@ impl Engine {
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lock = RunLock::acquire(&self.url, &mut self.conn, timeout, ui)?;
+        self.locked = true;
         let result = f(self, ui);
+        self.locked = false;
         let released = lock.release(&mut self.conn);
         let value = result?;
         released?;
@@ -502,8 +508,14 @@ impl Engine {
     /// at the latest schema. Returns the ids recorded (those not already in the history).
     pub fn populate(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
+            // An interrupted upgrade's changes are unknown: the operator settles it first.
+            if !status.interrupted.is_empty() {
+                return Err(Error::Interrupted {
+                    interrupted: status.interrupted,
+                });
+            }
+            history::setup(&mut engine.conn)?;
             let recorded: BTreeSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
             let missing: Vec<Upgrade> = engine
                 .plan
@@ -532,7 +544,6 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
             let pending: HashSet<&str> = status.pending.iter().map(|u| u.id).collect();
             let mut marked = Vec::new();
@@ -556,9 +567,19 @@ impl Engine {
                 }
                 marked.push(upgrade);
             }
+            if marked.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Refusals above change nothing; from here on the history is written.
+            history::setup(&mut engine.conn)?;
+            // An interrupted upgrade marked applied is settled, as `resolve` settles it.
+            let interrupted: HashSet<&str> = status.interrupted.iter().map(|i| i.upgrade.as_str()).collect();
             engine.conn.transaction(|conn| {
                 for upgrade in &marked {
                     history::record(conn, upgrade.id, None, upgrade.checksum, Method::Mark)?;
+                    if interrupted.contains(upgrade.id) {
+                        history::clear_started(conn, upgrade.id)?;
+                    }
                 }
                 Ok::<_, Error>(())
             })?;
@@ -566,29 +587,66 @@ impl Engine {
         })
     }
 
-    /// Removes upgrades from the history so they run again. Returns the ids removed.
+    /// Makes upgrades pending again: removes them from the history (and clears the start mark of
+    /// an interrupted one), so the next `run` applies them. An upgrade that a recorded upgrade
+    /// depends on counts as applied through it, so taking it back alone would change nothing:
+    /// that is refused, naming the recorded dependents, unless `with_dependents`, which takes them
+    /// back too. Returns every id whose state changed, dependents included.
     pub fn mark_pending(
         &mut self,
         ids: &[String],
+        with_dependents: bool,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
-        for id in ids {
-            if self.registry.get(id).is_none() && !self.applied()?.iter().any(|r| &r.upgrade == id) {
-                return Err(Error::UnknownUpgrade { id: id.clone() });
-            }
-        }
         self.with_lock(ui, options.lock_timeout, |engine, _| {
+            let status = engine.status()?;
+            let recorded: HashSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
+            let interrupted: HashSet<&str> = status.interrupted.iter().map(|i| i.upgrade.as_str()).collect();
+            let mut changed: Vec<String> = Vec::new();
+            for id in ids {
+                let id = id.as_str();
+                if engine.registry.get(id).is_none() && !recorded.contains(id) && !interrupted.contains(id) {
+                    return Err(Error::UnknownUpgrade { id: id.to_owned() });
+                }
+                let dependents: Vec<&str> = engine
+                    .plan
+                    .descendants(id)
+                    .into_iter()
+                    .filter(|d| recorded.contains(d) && !ids.iter().any(|i| i == d))
+                    .collect();
+                if !dependents.is_empty() && !with_dependents {
+                    return Err(Error::Refused {
+                        reason: format!(
+                            "`{id}` counts as applied because recorded upgrade(s) depend on it: {}; taking it back alone would change nothing",
+                            dependents.join(", ")
+                        ),
+                        hint: "take those back too (--with-dependents: they run again at the next run), or leave it applied"
+                            .into(),
+                    });
+                }
+                for one in std::iter::once(id).chain(dependents) {
+                    if (recorded.contains(one) || interrupted.contains(one)) && !changed.iter().any(|c| c == one) {
+                        changed.push(one.to_owned());
+                    }
+                }
+            }
+            if changed.is_empty() {
+                return Ok(changed);
+            }
             history::setup(&mut engine.conn)?;
-            let recorded: HashSet<String> = engine.applied()?.into_iter().map(|r| r.upgrade).collect();
-            let removed: Vec<String> = ids.iter().filter(|id| recorded.contains(*id)).cloned().collect();
             engine.conn.transaction(|conn| {
-                for id in &removed {
-                    history::forget(conn, id)?;
+                for id in &changed {
+                    if recorded.contains(id.as_str()) {
+                        history::forget(conn, id)?;
+                    }
+                    if interrupted.contains(id.as_str()) {
+                        history::clear_started(conn, id)?;
+                    }
                 }
                 Ok::<_, Error>(())
             })?;
-            Ok(removed)
+            Ok(changed)
         })
     }
 
@@ -602,7 +660,6 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<(), Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let interrupted = history::in_progress(&mut engine.conn)?;
             if !interrupted.iter().any(|i| i.upgrade == id) {
                 return Err(Error::Refused {
@@ -610,6 +667,7 @@ impl Engine {
                     hint: "`upgrader check` lists the interrupted upgrades".into(),
                 });
             }
+            history::setup(&mut engine.conn)?;
             let checksum = engine.registry.get(id).and_then(|u| u.checksum);
             engine.conn.transaction(|conn| {
                 if !retry {

@@ -159,8 +159,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A file could not be read or written.
-    #[error("{doing} {path}: {source}")]
+    /// A file could not be read or written (the cause is the error's source).
+    #[error("{doing} {path}")]
     Io {
         /// What the engine was doing.
         doing: &'static str,

@@ -205,6 +205,23 @@ impl Plan {
         found
     }
 
+    /// Every upgrade that depends on `id`, directly or not, in run order.
+    pub fn descendants(&self, id: &str) -> Vec<&'static str> {
+        let Some(&start) = self.index.get(id) else {
+            return Vec::new();
+        };
+        // The run order puts every dependent after what it depends on: one pass forward.
+        let mut found: HashSet<&str> = HashSet::from([self.order[start].id]);
+        let mut out = Vec::new();
+        for upgrade in &self.order[start + 1..] {
+            if upgrade.depends_on.iter().any(|d| found.contains(d)) {
+                found.insert(upgrade.id);
+                out.push(upgrade.id);
+            }
+        }
+        out
+    }
+
     /// The module's heads: its upgrades that are not an ancestor of another of its upgrades, even
     /// through other modules (a release, say). Where the next upgrade of the module attaches.
     /// Sorted by id.
