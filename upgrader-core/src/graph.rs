@@ -68,7 +68,7 @@ impl Registry {
         let mut problems = Vec::new();
         let mut seen: HashMap<&str, &Upgrade> = HashMap::new();
         for upgrade in &self.upgrades {
-            if let Err(reason) = crate::naming::parse_id(upgrade.id) {
+            if let Err(reason) = upgrader_naming::parse_id(upgrade.id) {
                 problems.push(Error::InvalidId {
                     id: upgrade.id.to_owned(),
                     reason,

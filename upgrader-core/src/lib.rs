@@ -42,7 +42,6 @@ mod error;
 mod graph;
 pub mod history;
 mod lock;
-mod naming;
 mod upgrade;
 mod url;
 
@@ -54,9 +53,9 @@ pub use engine::{
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
-pub use naming::{ParsedId, parse_id};
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
+pub use upgrader_naming::{ParsedId, parse_id};
 pub use url::{DEFAULT_CONNECT_TIMEOUT, DatabaseUrl};
 
 /// Re-exported so applications and upgrades use the same diesel as the engine.

@@ -124,14 +124,14 @@ impl Upgrade {
 
     /// The graph the upgrade belongs to: the part of the id before the date (or before `_release_`).
     pub fn module(&self) -> &'static str {
-        crate::naming::parse_id(self.id).map_or(self.id, |parsed| parsed.module())
+        upgrader_naming::parse_id(self.id).map_or(self.id, |parsed| parsed.module())
     }
 
     /// Whether this is a `<repository>_release_<x>_<y>_<z>` marker.
     pub fn is_release(&self) -> bool {
         matches!(
-            crate::naming::parse_id(self.id),
-            Ok(crate::naming::ParsedId::Release { .. })
+            upgrader_naming::parse_id(self.id),
+            Ok(upgrader_naming::ParsedId::Release { .. })
         )
     }
 

@@ -96,11 +96,6 @@
 mod args;
 mod checksum;
 mod expand;
-// The id rules, shared as is with `upgrader-core`. Not all of it is used here; the clippy lint is
-// for code owned by the core.
-#[allow(dead_code, unreachable_pub, clippy::manual_is_multiple_of)]
-#[path = "../../upgrader-core/src/naming.rs"]
-mod naming;
 mod validate;
 
 use proc_macro::TokenStream;

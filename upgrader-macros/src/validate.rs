@@ -11,7 +11,7 @@ use syn::ext::IdentExt;
 use syn::{AttrStyle, Expr, FnArg, Item, ItemFn, Lit, Meta, ReturnType};
 
 use crate::args::Args;
-use crate::naming;
+use upgrader_naming as naming;
 
 /// Errors collected along the way, reported together.
 #[derive(Default)]

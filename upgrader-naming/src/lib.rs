@@ -1,7 +1,8 @@
 //! Upgrade ids: `<module>_<yyyy>_<mm>_<dd>_<name>` or `<repository>_release_<x>_<y>_<z>`.
 //!
-//! This file is shared, as is, by `upgrader-core` and `upgrader-macros` (which includes it with
-//! `#[path]`), so the compile-time check and the runtime check can never disagree.
+//! Shared by `upgrader-macros` (the compile-time check of `#[upgrade]`) and `upgrader-core` (the
+//! run-time check of upgrades registered by hand, and `create`), so the two can never disagree.
+//! Not meant to be used directly: `upgrader_core` re-exports what applications need.
 
 /// What an upgrade id says about its upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]
