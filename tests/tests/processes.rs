@@ -228,9 +228,9 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
     let check = output(fixtures(db).arg("check"));
     assert_eq!(check.status.code(), Some(1));
     assert!(
-        text(&check.stdout).contains("error: interrupted: `fixtures_2024_01_01_slow` started at"),
+        text(&check.stderr).contains("error: interrupted: `fixtures_2024_01_01_slow` started at"),
         "{}",
-        text(&check.stdout)
+        text(&check.stderr)
     );
     let refused = fixed();
     assert_eq!(refused.status.code(), Some(1));

@@ -177,3 +177,15 @@ pub(crate) struct Release {
     #[arg(long, value_name = "DIR")]
     pub(crate) output: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (conflicting names, groups naming missing arguments, …),
+    /// which otherwise fire only when the faulty path is parsed.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

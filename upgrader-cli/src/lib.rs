@@ -11,6 +11,7 @@
 //!     upgrader_cli::main()
 //! }
 //! ```
+#![warn(missing_docs)]
 
 mod cli;
 mod create;
@@ -201,6 +202,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn ghost(id: &str) -> String {
+    format!("`{id}` is in the history but no linked upgrade has that id")
+}
+
+/// History rows no linked upgrade has (a module crate left out of this binary, or a database
+/// upgraded by a newer release): every command that reads the history says so, on stderr.
+fn warn_ghosts<'a>(ids: impl IntoIterator<Item = &'a str>) {
+    for id in ids {
+        note(&format!("warning: {}", ghost(id)));
+    }
+}
+
 fn timestamp(t: &chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
@@ -208,6 +221,12 @@ fn timestamp(t: &chrono::NaiveDateTime) -> String {
 fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let mut engine = inspect(settings)?;
     let applied = engine.applied()?;
+    warn_ghosts(
+        applied
+            .iter()
+            .map(|r| r.upgrade.as_str())
+            .filter(|id| engine.registry().get(id).is_none()),
+    );
     if json {
         let rows: Vec<_> = applied
             .iter()
@@ -240,6 +259,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let mut engine = inspect(settings)?;
     let status = engine.status()?;
+    warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
     let mut ui = TerminalUi::new(true);
     let estimates = engine.estimates(&status.pending, &mut ui);
     if json {
@@ -307,12 +327,7 @@ fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(r, holder)| format!("another runner is applying `{}` right now ({holder})", r.upgrade)),
     );
-    warnings.extend(status.ghosts.iter().map(|g| {
-        format!(
-            "`{}` is in the history but no linked upgrade has that id",
-            g.upgrade
-        )
-    }));
+    warnings.extend(status.ghosts.iter().map(|g| ghost(&g.upgrade)));
     warnings.extend(status.implied.iter().map(|i| {
         format!(
             "`{}` is not in the history but counts as applied: `{}` depends on it and is recorded",
@@ -344,11 +359,12 @@ fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         for (id, _) in &report.estimates {
             data_line(&format!("  {id}"))?;
         }
+        // Warnings and problems are not data: stderr, so stdout stays the report.
         for warning in &warnings {
-            data_line(&format!("warning: {warning}"))?;
+            note(&format!("warning: {warning}"));
         }
         for error in &errors {
-            data_line(&format!("error: {error}"))?;
+            note(&format!("error: {error}"));
         }
     }
     if errors.is_empty() {
@@ -363,6 +379,7 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
     ensure_confirmable(&ui, confirmation)?;
     let mut engine = open(settings)?;
     let status = engine.status()?;
+    warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
     if !status.interrupted.is_empty() {
         Err(upgrader_core::Error::Interrupted {
             interrupted: status.interrupted,

@@ -167,6 +167,9 @@ impl Engine {
         packages: Option<&[String]>,
         connect: impl FnOnce(&DatabaseUrl) -> Result<AnyConnection, Error>,
     ) -> Result<Engine, Error> {
+        if registry.upgrades().is_empty() {
+            return Err(Error::NothingLinked);
+        }
         let plan = registry.plan(packages)?;
         let conn = connect(url)?;
         Ok(Engine {

@@ -91,6 +91,10 @@ pub enum Error {
         /// Each problem.
         problems: Vec<Error>,
     },
+    /// The binary links no upgrade at all: its module crates were dropped by the linker, or never
+    /// named. Every database answer would be wrong (everything recorded would look unknown).
+    #[error("no upgrade is linked into this program, so it cannot tell what any database needs")]
+    NothingLinked,
     /// An id given on the command line is not a known upgrade.
     #[error("`{id}` is not a known upgrade")]
     UnknownUpgrade {
@@ -198,6 +202,10 @@ impl Error {
             }
             Error::Cycle { .. } => "remove one of these dependencies".into(),
             Error::DuplicateId { .. } => "rename one of them; ids are unique across all modules".into(),
+            Error::NothingLinked => {
+                "name every crate that holds upgrades in the binary (`use my_module as _;`), or the linker drops their registrations"
+                    .into()
+            }
             Error::UnknownUpgrade { .. } => {
                 "`upgrader show pending` and `upgrader show applied` list the known ids".into()
             }

@@ -32,6 +32,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![warn(missing_docs)]
 #![recursion_limit = "256"]
 
 mod config;

@@ -92,6 +92,7 @@
 //! canonical rendering of the signature's and body's tokens and the attribute's arguments. Doc
 //! comments, other attributes, visibility, whitespace, comments and the trailing commas rustfmt
 //! adds or removes do not count; any other edit does.
+#![warn(missing_docs)]
 
 mod args;
 mod checksum;

@@ -3,6 +3,7 @@
 //! Shared by `upgrader-macros` (the compile-time check of `#[upgrade]`) and `upgrader-core` (the
 //! run-time check of upgrades registered by hand, and `create`), so the two can never disagree.
 //! Not meant to be used directly: `upgrader_core` re-exports what applications need.
+#![warn(missing_docs)]
 
 /// What an upgrade id says about its upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]

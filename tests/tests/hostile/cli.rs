@@ -258,13 +258,13 @@ fn mark_applied_settles_an_interrupted_upgrade(db: &TestDb) {
             check.status.code(),
             Some(1),
             "interrupted before: {}",
-            text(&check.stdout)
+            text(&check.stderr)
         );
         let out = output(upgrader(dir.path(), Some(&db.url)).args(["mark", id, "--applied", "--yes-i-know"]));
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert_eq!(text(&out.stdout), format!("marked {id} applied\n"));
         let check = output(upgrader(dir.path(), Some(&db.url)).arg("check"));
-        assert!(check.status.success(), "settled: {}", text(&check.stdout));
+        assert!(check.status.success(), "settled: {}", text(&check.stderr));
         let out =
             output(upgrader(dir.path(), Some(&db.url)).args(["resolve", id, "--retry", "--yes-i-know"]));
         assert_refused(&out, 1, "is not an interrupted upgrade");
@@ -290,7 +290,7 @@ fn mark_pending_clears_an_interrupted_upgrade(db: &TestDb) {
         "the start mark was cleared"
     );
     let check = output(upgrader(dir.path(), Some(&db.url)).arg("check"));
-    assert!(check.status.success(), "{}", text(&check.stdout));
+    assert!(check.status.success(), "{}", text(&check.stderr));
     assert_eq!(pending_ids(db, dir.path()), [LEAF]);
 }
 
@@ -455,6 +455,72 @@ fn ids_from_the_history_cannot_drive_the_terminal() {
         assert!(
             rows.as_array().unwrap().iter().any(|r| r["upgrade"] == raw),
             "the JSON still carries the id itself"
+        );
+    }
+}
+
+// ---- a binary that links no upgrade -----------------------------------------------------------
+
+// Forgetting `use my_module as _;` gave `graph: 0 upgrades, ok` and exit 0, and against an
+// existing database every row became a ghost warning, still with exit 0.
+#[test]
+fn a_binary_that_links_no_upgrade_is_an_error_on_every_command() {
+    let Some((db, dir)) = applied(Backend::Sqlite) else {
+        return;
+    };
+    let before = db.snapshot();
+    let empty = tempfile::tempdir().unwrap();
+    for command in EVERY_COMMAND {
+        for url in [Some(db.url.as_str()), None] {
+            let where_ = if url.is_some() { dir.path() } else { empty.path() };
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_upgrader-empty"));
+            cmd.env_remove("UPGRADER_DATABASE_URL")
+                .current_dir(where_)
+                .stdin(Stdio::null())
+                .args(command);
+            if let Some(url) = url {
+                cmd.env("UPGRADER_DATABASE_URL", url);
+            }
+            let out = output(&mut cmd);
+            let stderr = assert_refused(&out, 1, "no upgrade is linked into this program");
+            assert!(
+                stderr.contains("hint: name every crate that holds upgrades"),
+                "{stderr}"
+            );
+        }
+    }
+    assert_eq!(db.snapshot(), before);
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "no database was created"
+    );
+}
+
+// History rows that no linked upgrade has were shown by `check` only.
+#[test]
+fn every_command_that_reads_the_history_names_rows_no_linked_upgrade_has() {
+    let Some((db, dir)) = applied(Backend::Sqlite) else {
+        return;
+    };
+    db.connect()
+        .execute("INSERT INTO upgrade (upgrade, applied, method) VALUES ('billing_2019_01_01_removed', '2019-01-01 00:00:00', 'run')")
+        .unwrap();
+    for args in [
+        &["show", "applied"][..],
+        &["show", "applied", "--json"],
+        &["show", "pending"],
+        &["check"],
+        &["run", "--yes-i-know"],
+    ] {
+        let out = output(upgrader(dir.path(), Some(&db.url)).args(args));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(
+                "warning: `billing_2019_01_01_removed` is in the history but no linked upgrade has that id"
+            ),
+            "{args:?}: {}",
+            text(&out.stderr)
         );
     }
 }
