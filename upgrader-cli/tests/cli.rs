@@ -180,7 +180,7 @@ fn bad_url_and_bad_config_are_one_line_errors_with_a_hint() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "error: invalid configuration upgrader.toml: unknown field `colour`",
+            "error: invalid configuration upgrader.toml:2:1: unknown field `colour`",
         ));
 }
 
