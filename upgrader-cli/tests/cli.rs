@@ -363,7 +363,7 @@ fn a_server_that_never_answers_is_an_error_after_the_connect_timeout() {
 
 /// `upgrader run` in a real terminal (a pty), as an operator types.
 fn run_in_a_terminal(demo: &Demo) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("upgrader"));
+    let mut cmd = std::process::Command::new(support::demo_binary());
     cmd.current_dir(demo.dir.path())
         .env_remove("UPGRADER_DATABASE_URL")
         .arg("run");

@@ -4,11 +4,31 @@ use assert_cmd::Command;
 use upgrader_core::Backend;
 use upgrader_tests::TestDb;
 
-/// The `upgrader` binary, with no database configured from the environment.
+/// The demo `upgrader` binary (`examples/upgrader.rs`: the CLI with the example modules linked
+/// in), with no database configured from the environment.
 pub(crate) fn upgrader() -> Command {
-    let mut cmd = Command::cargo_bin("upgrader").expect("the upgrader binary is built");
+    let mut cmd = Command::new(demo_binary());
     cmd.env_remove("UPGRADER_DATABASE_URL");
     cmd
+}
+
+/// `cargo test` builds the package's examples into `<target>/<profile>/examples`, beside the
+/// `deps` directory that holds this test binary.
+pub(crate) fn demo_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the test binary is in <target>/<profile>/deps");
+    let path = profile
+        .join("examples")
+        .join(format!("upgrader{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test` without target filters, or `cargo build -p upgrader-cli --example upgrader` first",
+        path.display()
+    );
+    path
 }
 
 /// A working directory and a fresh database.
