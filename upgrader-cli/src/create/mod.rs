@@ -237,21 +237,8 @@ pub(crate) fn release(
         "bump the version of the modules' crate, or pass a newer --version",
     )?;
 
-    // The repository's releases, oldest first.
-    let mut releases: Vec<(&Upgrade, (u64, u64, u64))> = plan
-        .upgrades()
-        .iter()
-        .filter_map(|u| match parse_id(u.id()) {
-            Ok(ParsedId::Release {
-                repository: r,
-                version,
-            }) if r == repository => Some((u, version)),
-            _ => None,
-        })
-        .collect();
-    releases.sort_by_key(|(_, v)| *v);
-    if let Some((latest, v)) = releases.last()
-        && *v > numbers
+    if let Some((latest, v)) = plan.latest_release(repository)
+        && v > numbers
     {
         Err(Refused::new(
             format!(
@@ -261,22 +248,12 @@ pub(crate) fn release(
             "pass a newer --version",
         ))?;
     }
-    let previous = releases.last().map(|(u, _)| *u);
-
-    // Every endpoint since the previous release, and the previous release unless one of them
-    // already depends on it.
-    let mut depends_on: Vec<&Upgrade> = endpoints;
-    if let Some(previous) = previous {
-        let behind = plan.ancestors(previous.id());
-        depends_on.retain(|u| u.id() != previous.id() && !behind.contains(u.id()));
-        if !depends_on
-            .iter()
-            .any(|u| plan.ancestors(u.id()).contains(previous.id()))
-        {
-            depends_on.push(previous);
-            depends_on.sort_by_key(|u| u.id());
-        }
-    }
+    let previous = plan.latest_release(repository).map(|(u, _)| u);
+    let depends_on: Vec<&Upgrade> = plan
+        .release_depends_on(repository, modules.iter().map(String::as_str))
+        .into_iter()
+        .filter_map(|id| plan.get(id))
+        .collect();
 
     let dir = match output {
         Some(dir) => resolve(dir),
