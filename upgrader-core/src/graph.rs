@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use crate::error::Error;
 use crate::upgrade::{RunCheck, Upgrade};
 
+mod heads;
+
 /// Every upgrade (and run check) known to this binary.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
@@ -220,49 +222,6 @@ impl Plan {
             }
         }
         out
-    }
-
-    /// The module's heads: its upgrades that are not an ancestor of another of its upgrades, even
-    /// through other modules (a release, say). Where the next upgrade of the module attaches.
-    /// Sorted by id.
-    pub fn endpoints(&self, module: &str) -> Vec<&'static str> {
-        let members: Vec<&'static str> = self
-            .order
-            .iter()
-            .filter(|u| u.module() == module)
-            .map(|u| u.id)
-            .collect();
-        let behind: HashSet<&str> = members.iter().flat_map(|id| self.ancestors(id)).collect();
-        let mut ends: Vec<&'static str> = members.into_iter().filter(|id| !behind.contains(id)).collect();
-        ends.sort_unstable();
-        ends
-    }
-
-    /// What the next upgrade of `module` depends on: its endpoints, each replaced by the newest
-    /// release that covers it (so later upgrades depend on the release, as the rules ask), minus
-    /// any that another one already implies. Sorted by id.
-    pub fn attach_points(&self, module: &str) -> Vec<&'static str> {
-        let releases: Vec<(&'static str, BTreeSet<&'static str>)> = self
-            .order
-            .iter()
-            .filter(|u| u.is_release())
-            .map(|u| (u.id, self.ancestors(u.id)))
-            .collect();
-        let mut points: BTreeSet<&'static str> = BTreeSet::new();
-        for end in self.endpoints(module) {
-            let covering: Vec<&(&'static str, BTreeSet<&'static str>)> = releases
-                .iter()
-                .filter(|(_, behind)| behind.contains(end))
-                .collect();
-            // The newest covering release: the one no other covering release depends on.
-            let newest = covering
-                .iter()
-                .find(|(id, _)| !covering.iter().any(|(_, behind)| behind.contains(id)))
-                .map(|(id, _)| *id);
-            points.insert(newest.unwrap_or(end));
-        }
-        let implied: HashSet<&str> = points.iter().flat_map(|p| self.ancestors(p)).collect();
-        points.into_iter().filter(|p| !implied.contains(p)).collect()
     }
 }
 
@@ -491,58 +450,5 @@ mod tests {
             registry.plan(None).unwrap_err(),
             Error::DuplicateId { .. }
         ));
-    }
-
-    #[test]
-    fn endpoints_look_through_a_release() {
-        // `m…_b` depends on `m…_a` only through the release: `m…_a` is not a head any more.
-        let registry = Registry::new(
-            [
-                up("m_2024_01_01_a", &[]),
-                up("app_release_1_0_0", &["m_2024_01_01_a"]),
-                up("m_2024_02_01_b", &["app_release_1_0_0"]),
-            ],
-            [],
-        );
-        assert_eq!(registry.plan(None).unwrap().endpoints("m"), ["m_2024_02_01_b"]);
-    }
-
-    #[test]
-    fn a_new_upgrade_attaches_to_the_release_that_covers_the_module() {
-        let registry = Registry::new(
-            [
-                up("m_2024_01_01_a", &[]),
-                up("n_2024_01_01_a", &[]),
-                up("app_release_1_0_0", &["m_2024_01_01_a"]),
-                up("app_release_1_1_0", &["app_release_1_0_0", "n_2024_01_01_a"]),
-            ],
-            [],
-        );
-        let plan = registry.plan(None).unwrap();
-        assert_eq!(plan.attach_points("m"), ["app_release_1_1_0"]);
-        assert_eq!(plan.attach_points("n"), ["app_release_1_1_0"]);
-        assert!(plan.attach_points("nothing").is_empty());
-    }
-
-    #[test]
-    fn endpoints_join_parallel_heads_and_ancestors_are_transitive() {
-        let registry = Registry::new(
-            [
-                up("m_2024_01_01_base", &[]),
-                up("m_2024_01_02_left", &["m_2024_01_01_base"]),
-                up("m_2024_01_03_right", &["m_2024_01_01_base"]),
-                up("n_2024_01_01_other", &["m_2024_01_03_right"]),
-            ],
-            [],
-        );
-        let plan = registry.plan(None).unwrap();
-        assert_eq!(plan.endpoints("m"), ["m_2024_01_02_left", "m_2024_01_03_right"]);
-        assert_eq!(plan.endpoints("n"), ["n_2024_01_01_other"]);
-        assert_eq!(
-            plan.ancestors("n_2024_01_01_other")
-                .into_iter()
-                .collect::<Vec<_>>(),
-            ["m_2024_01_01_base", "m_2024_01_03_right"]
-        );
     }
 }
