@@ -43,6 +43,7 @@ mod graph;
 pub mod history;
 mod lock;
 mod naming;
+mod secret;
 mod upgrade;
 mod url;
 
@@ -54,6 +55,7 @@ pub use engine::{
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
+pub use lock::{DEFAULT_SCOPE, LockId};
 pub use naming::{ParsedId, parse_id};
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
