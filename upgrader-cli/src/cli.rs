@@ -20,8 +20,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "UPGRADER_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
 
-    /// Give up on a database server that has not answered within this many seconds [default: 30].
-    #[arg(long, global = true, value_name = "SECONDS")]
+    /// Give up on a database server that has not answered within this many seconds, 1 or more
+    /// [default: 30].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = connect_timeout)]
     pub(crate) connect_timeout: Option<u64>,
 
     /// The configuration file.
@@ -30,6 +31,15 @@ pub(crate) struct Cli {
 
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Whole seconds, at least 1: no server answers in no time.
+fn connect_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("the connection timeout must be at least 1 second (0 would give up before any server could answer)".into()),
+        Ok(secs) => Ok(secs),
+        Err(e) => Err(format!("expected whole seconds: {e}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
