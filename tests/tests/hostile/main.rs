@@ -5,3 +5,5 @@
 //! [`upgrader_tests::TestDb::snapshot`]).
 
 mod support;
+mod url_secrets;
+mod urls;
