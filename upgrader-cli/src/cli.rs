@@ -6,8 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 The database is --database-url, else $UPGRADER_DATABASE_URL, else `database_url` in upgrader.toml,
-else the SQLite file upgrader.db in the working directory. URLs: postgres://user@host/db,
-mysql://user@host/db, sqlite://path or a plain path.
+else the SQLite file upgrader.db in the working directory. URLs: postgres://user@host/db (or
+libpq's host=… dbname=… user=…), mysql://user@host/db, sqlite://path, file:path or a plain path;
+not :memory:, which keeps nothing. Passwords print as ***.
 
 Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
 `check` found a problem, `create` refused); 2 bad usage.";
