@@ -25,7 +25,8 @@ pub struct TestDb {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn unique_name() -> String {
+/// A database name no other test uses: `upgrader_test_<pid>_<counter>_<nanos>`.
+pub fn unique_name() -> String {
     format!(
         "upgrader_test_{}_{}_{}",
         std::process::id(),
@@ -58,7 +59,22 @@ impl TestDb {
         }
     }
 
+    /// Like [`TestDb::new`] on a server, with a database of this name (start it with
+    /// [`unique_name`] so that it is the test's own).
+    pub fn named(backend: Backend, name: &str) -> Option<TestDb> {
+        let var = match backend {
+            Backend::Postgres => POSTGRES_VAR,
+            Backend::Mysql => MYSQL_VAR,
+            _ => panic!("only a server's databases have names"),
+        };
+        Self::server_named(backend, var, name.to_owned())
+    }
+
     fn server(backend: Backend, var: &str) -> Option<TestDb> {
+        Self::server_named(backend, var, unique_name())
+    }
+
+    fn server_named(backend: Backend, var: &str, name: String) -> Option<TestDb> {
         let Ok(admin_url) = std::env::var(var) else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -70,7 +86,6 @@ impl TestDb {
             }
             return None;
         };
-        let name = unique_name();
         let mut admin = DatabaseUrl::parse(&admin_url)
             .expect("a valid admin URL")
             .connect()

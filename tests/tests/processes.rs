@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use upgrader_core::Backend;
+use upgrader_core::{Backend, DEFAULT_SCOPE, LockId};
 use upgrader_tests::TestDb;
 
 const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
@@ -50,10 +50,10 @@ fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
             "SELECT COUNT(*) AS value FROM pg_locks WHERE locktype = 'advisory' \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         }
-        Backend::Mysql => {
-            "SELECT COUNT(*) AS value FROM (SELECT IS_USED_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64)) AS h) l \
-             WHERE l.h IS NOT NULL"
-        }
+        Backend::Mysql => &format!(
+            "SELECT COUNT(*) AS value FROM (SELECT IS_USED_LOCK({}) AS h) l WHERE l.h IS NOT NULL",
+            mysql_lock_name(db)
+        ),
         _ => return, // the kernel drops a dead process's flock with the process
     };
     let mut conn = db.connect();
@@ -402,32 +402,41 @@ enum HeldLock {
 }
 
 fn hold_the_lock(db: &TestDb) -> HeldLock {
-    match db.backend() {
-        Backend::Sqlite => {
+    match LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap() {
+        LockId::Sqlite { file } => {
             let file = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(format!("{}.lock", db.url))
+                .open(file)
                 .unwrap();
             file.lock().unwrap();
             HeldLock::File(file)
         }
-        Backend::Postgres => {
+        LockId::Postgres { key } => {
+            assert_eq!(key, (1970300786, 1633969522), "the README's key");
             let mut conn = db.connect();
-            conn.batch_execute("SELECT pg_advisory_lock(1970300786, 1633969522)")
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({}, {})", key.0, key.1))
                 .unwrap();
             HeldLock::Session(Box::new(conn))
         }
-        _ => {
+        LockId::Mysql { name_sql } => {
             let mut conn = db.connect();
             let got = conn
-                .query_i64("SELECT GET_LOCK(LEFT(CONCAT('upgrader.', DATABASE()), 64), 5) AS value")
+                .query_i64(&format!("SELECT GET_LOCK({name_sql}, 5) AS value"))
                 .unwrap();
             assert_eq!(got, Some(1));
             HeldLock::Session(Box::new(conn))
         }
+        other => panic!("a lock this test does not know: {other:?}"),
+    }
+}
+
+fn mysql_lock_name(db: &TestDb) -> String {
+    match LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap() {
+        LockId::Mysql { name_sql } => name_sql,
+        other => panic!("not a MySQL lock: {other:?}"),
     }
 }
 

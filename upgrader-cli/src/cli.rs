@@ -6,8 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 The database is --database-url, else $UPGRADER_DATABASE_URL, else `database_url` in upgrader.toml,
-else the SQLite file upgrader.db in the working directory. URLs: postgres://user@host/db,
-mysql://user@host/db, sqlite://path or a plain path.
+else the SQLite file upgrader.db in the working directory. URLs: postgres://user@host/db (or
+libpq's host=… dbname=… user=…), mysql://user@host/db, sqlite://path, file:path or a plain path;
+not :memory:, which keeps nothing. Passwords print as ***.
 
 Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
 `check` found a problem, `create` refused); 2 bad usage.";
@@ -20,8 +21,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "UPGRADER_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
 
-    /// Give up on a database server that has not answered within this many seconds [default: 30].
-    #[arg(long, global = true, value_name = "SECONDS")]
+    /// Give up on a database server that has not answered within this many seconds, 1 or more
+    /// [default: 30].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = connect_timeout)]
     pub(crate) connect_timeout: Option<u64>,
 
     /// The configuration file [default: upgrader.toml in the working directory, when it exists].
@@ -30,6 +32,15 @@ pub(crate) struct Cli {
 
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Whole seconds, at least 1: no server answers in no time.
+fn connect_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("the connection timeout must be at least 1 second (0 would give up before any server could answer)".into()),
+        Ok(secs) => Ok(secs),
+        Err(e) => Err(format!("expected whole seconds: {e}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,7 +23,7 @@ pub struct Config {
     pub packages: Option<Vec<String>>,
     /// How long `run` waits for another runner's lock, in seconds.
     pub lock_timeout_secs: Option<u64>,
-    /// How long connecting to a server may take, in seconds.
+    /// How long connecting to a server may take, in seconds (at least 1).
     pub connect_timeout_secs: Option<u64>,
 }
 
@@ -48,6 +48,13 @@ impl Config {
             },
             reason: crate::connection::one_line(e.message()),
         })?;
+        if config.connect_timeout_secs == Some(0) {
+            return Err(Error::Config {
+                path: path.display().to_string(),
+                reason: "`connect_timeout_secs` must be at least 1 (0 would give up before any server could answer)"
+                    .into(),
+            });
+        }
         if config.packages.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::Config {
                 path: path.display().to_string(),

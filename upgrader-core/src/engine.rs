@@ -155,7 +155,7 @@ impl Engine {
         packages: Option<&[String]>,
     ) -> Result<Engine, Error> {
         Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
-            Some(path) if !path.exists() => DatabaseUrl::parse(":memory:")?.connect(),
+            Some(path) if !path.exists() => url.connect_empty(),
             _ => url.connect(),
         })
     }
@@ -214,7 +214,7 @@ impl Engine {
         // A start mark is an interruption only when no runner is alive to finish it.
         if !interrupted.is_empty()
             && !self.locked
-            && let Some(holder) = lock::held_by_other(&self.url, &mut self.conn)
+            && let Some(holder) = lock::held_by_other(&self.url, lock::DEFAULT_SCOPE, &mut self.conn)
         {
             running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
         }
@@ -398,7 +398,7 @@ impl Engine {
         timeout: Duration,
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let lock = RunLock::acquire(&self.url, &mut self.conn, timeout, ui)?;
+        let lock = RunLock::acquire(&self.url, lock::DEFAULT_SCOPE, &mut self.conn, timeout, ui)?;
         self.locked = true;
         let result = f(self, ui);
         self.locked = false;

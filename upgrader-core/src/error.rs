@@ -14,19 +14,21 @@ pub enum Error {
     /// The database URL cannot be read.
     #[error("invalid database URL `{url}`: {reason}")]
     InvalidUrl {
-        /// The URL, password redacted.
+        /// The URL, passwords redacted.
         url: String,
         /// What is wrong with it.
         reason: String,
+        /// What to write instead.
+        hint: String,
     },
     /// The database cannot be reached.
     #[error("cannot connect to {backend} database {url}: {reason}")]
     Connect {
-        /// The URL, password redacted.
+        /// The URL, passwords redacted.
         url: String,
         /// The backend the URL names.
         backend: Backend,
-        /// What the driver said.
+        /// What the driver said, scrubbed of the URL's secrets.
         reason: String,
     },
     /// A query of the engine's own failed.
@@ -179,9 +181,7 @@ impl Error {
     /// What the operator can do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::InvalidUrl { .. } => {
-                "use postgres://user@host/db, mysql://user@host/db, sqlite://path or a plain file path".into()
-            }
+            Error::InvalidUrl { hint, .. } => hint.clone(),
             Error::Connect {
                 backend: Backend::Sqlite,
                 ..

@@ -43,6 +43,7 @@ mod error;
 mod graph;
 pub mod history;
 mod lock;
+mod secret;
 mod upgrade;
 mod url;
 
@@ -54,6 +55,7 @@ pub use engine::{
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
+pub use lock::{DEFAULT_SCOPE, LockId};
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
 pub use upgrader_naming::{ParsedId, parse_id};

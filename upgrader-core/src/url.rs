@@ -1,61 +1,153 @@
-//! Database URLs: which backend, where, and how they print (passwords redacted).
+//! Database URLs: which backend, where, how they print (passwords redacted), and connecting.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::connection::{AnyConnection, Backend, SqliteConnection, one_line};
+use crate::connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection, one_line};
 use crate::error::Error;
+use crate::secret::{LIBPQ_KEYS, Secrets};
 
-/// A parsed database URL: `postgres://…`, `mysql://…` (or `mariadb://…`), `sqlite://path` or a
-/// plain path to an SQLite file.
+/// A parsed database URL: `postgres://…` (or a libpq `key=value` string), `mysql://…` (or
+/// `mariadb://…`), or an SQLite file: `sqlite://path`, `file:path` or a plain path.
+///
+/// It prints with every password replaced by `***` ([`DatabaseUrl::redacted`]), and
+/// [`DatabaseUrl::scrub`] takes them out of any other text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     backend: Backend,
-    /// What the driver is given: the URL for a server, the file path for SQLite.
+    /// What the driver is given: the URL or connection string for a server, the file path for
+    /// SQLite.
     target: String,
+    secrets: Secrets,
     connect_timeout: Duration,
 }
 
 /// How long connecting to a server may take before it counts as unreachable.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+const FORMS_HINT: &str =
+    "use postgres://user@host/db, mysql://user@host/db, sqlite://path or a plain file path";
+
 impl DatabaseUrl {
-    /// Reads a URL; anything without a known scheme is an SQLite path.
+    /// Reads a URL.
+    ///
+    /// - `postgres://` or `postgresql://`, and libpq `key=value` strings that start with one of
+    ///   PostgreSQL's connection keys (`host=db dbname=app user=app password=…`): PostgreSQL.
+    /// - `mysql://` or `mariadb://`, with a database: MySQL/MariaDB.
+    /// - `sqlite://path`, `file:path`, `file:///absolute/path` (percent-decoded, as SQLite reads
+    ///   URIs; no URI parameters), `sqlite:path` or a plain path: that SQLite file.
+    ///
+    /// Refused: an unknown scheme; SQLite forms that keep nothing (`:memory:`, `mode=memory`, no
+    /// path); other `key=value` strings (they are not taken for a file name).
     pub fn parse(url: &str) -> Result<Self, Error> {
         let url = url.trim();
         if url.is_empty() {
-            return Err(Error::InvalidUrl {
-                url: String::new(),
-                reason: "the URL is empty".into(),
-            });
+            return Err(invalid("", "the URL is empty", FORMS_HINT));
         }
-        let (backend, target) = match url.split_once("://") {
-            Some(("postgres" | "postgresql", _)) => (Backend::Postgres, url.to_owned()),
-            Some(("mysql", _)) => (Backend::Mysql, url.to_owned()),
-            Some(("mariadb", rest)) => (Backend::Mysql, format!("mysql://{rest}")),
-            Some(("sqlite", rest)) => (Backend::Sqlite, rest.to_owned()),
-            Some((scheme, _)) if !scheme.contains(['/', '\\']) => {
-                return Err(Error::InvalidUrl {
-                    url: redact(url),
-                    reason: format!("unknown scheme `{scheme}` (use postgres://, mysql:// or sqlite://)"),
-                });
+        if let Some((scheme, rest)) = url.split_once("://")
+            && is_scheme(scheme)
+        {
+            return match scheme.to_ascii_lowercase().as_str() {
+                "postgres" | "postgresql" => Ok(DatabaseUrl::server(
+                    Backend::Postgres,
+                    format!("postgres://{rest}"),
+                    Secrets::of_url(url),
+                )),
+                "mysql" | "mariadb" => DatabaseUrl::mysql(url, rest),
+                "sqlite" => DatabaseUrl::sqlite(url, uri_path(url, rest)?),
+                "file" => DatabaseUrl::sqlite(url, file_uri(url, &url[5..])?),
+                _ => Err(invalid(
+                    Secrets::of_url(url).shown(),
+                    &format!("unknown scheme `{scheme}` (use postgres://, mysql:// or sqlite://)"),
+                    FORMS_HINT,
+                )),
+            };
+        }
+        if let Some(rest) = url.strip_prefix("file:") {
+            return DatabaseUrl::sqlite(url, file_uri(url, rest)?);
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return DatabaseUrl::sqlite(url, rest.to_owned());
+        }
+        if let Some(key) = leading_key(url) {
+            let secrets = Secrets::of_key_value(url);
+            if LIBPQ_KEYS.contains(&key) {
+                return Ok(DatabaseUrl::server(Backend::Postgres, url.to_owned(), secrets));
             }
-            _ => (
-                Backend::Sqlite,
-                url.strip_prefix("sqlite:").unwrap_or(url).to_owned(),
-            ),
-        };
-        if backend == Backend::Sqlite && target.is_empty() {
-            return Err(Error::InvalidUrl {
-                url: url.to_owned(),
-                reason: "no file path after `sqlite://`".into(),
-            });
+            return Err(invalid(
+                secrets.shown(),
+                &format!(
+                    "this looks like a `key=value` connection string, but `{key}` is not a PostgreSQL connection key"
+                ),
+                "write PostgreSQL's keys (host=… port=… dbname=… user=… password=…) or a postgres:// URL; \
+                 for an SQLite file with such a name, write sqlite:// before it",
+            ));
         }
-        Ok(DatabaseUrl {
+        let secrets = Secrets::of_key_value(url);
+        if !secrets.is_empty() || (url.contains('=') && url.contains(|c: char| c.is_whitespace() || c == ';'))
+        {
+            return Err(invalid(
+                secrets.shown(),
+                "this looks like a connection string (`key=value` pairs), not a file path",
+                "write a postgres:// or mysql:// URL, or PostgreSQL's keys (host=… dbname=… user=… password=…); \
+                 for an SQLite file with such a name, write sqlite:// before it",
+            ));
+        }
+        DatabaseUrl::sqlite(url, url.to_owned())
+    }
+
+    fn server(backend: Backend, target: String, secrets: Secrets) -> DatabaseUrl {
+        DatabaseUrl {
             backend,
+            target,
+            secrets,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// `rest` is what follows `mysql://` or `mariadb://`. The database is the first path segment,
+    /// as the driver reads it (the `url` crate): without it the history has nowhere to go.
+    fn mysql(url: &str, rest: &str) -> Result<DatabaseUrl, Error> {
+        let secrets = Secrets::of_url(url);
+        let database = rest
+            .find(['/', '?', '#'])
+            .filter(|&i| rest[i..].starts_with('/'))
+            .map(|i| &rest[i + 1..])
+            .map(|path| &path[..path.find(['/', '?', '#']).unwrap_or(path.len())]);
+        if database.is_none_or(str::is_empty) {
+            return Err(invalid(
+                secrets.shown(),
+                "it names no database",
+                "name the database after the host: mysql://user@host:3306/database",
+            ));
+        }
+        Ok(DatabaseUrl::server(
+            Backend::Mysql,
+            format!("mysql://{rest}"),
+            secrets,
+        ))
+    }
+
+    /// `path` is the file, as SQLite is to open it.
+    fn sqlite(url: &str, path: String) -> Result<DatabaseUrl, Error> {
+        if path.is_empty() {
+            return Err(invalid(url, "it names no file", FORMS_HINT));
+        }
+        if path == ":memory:" {
+            return Err(in_memory(url));
+        }
+        // SQLite reads a name that starts with `file:` as a URI: this is a file of that name.
+        let target = if path.starts_with("file:") {
+            format!("./{path}")
+        } else {
+            path
+        };
+        Ok(DatabaseUrl {
+            backend: Backend::Sqlite,
+            secrets: Secrets::none(&target),
             target,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         })
@@ -63,7 +155,8 @@ impl DatabaseUrl {
 
     /// The same URL, giving up on a server that has not answered within `timeout` (default
     /// [`DEFAULT_CONNECT_TIMEOUT`]): a host that drops packets, or a port where something
-    /// accepts connections and never speaks.
+    /// accepts connections and never speaks. A zero timeout is refused when connecting to a
+    /// server (no server answers in no time).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -79,79 +172,236 @@ impl DatabaseUrl {
         (self.backend == Backend::Sqlite).then(|| Path::new(&self.target))
     }
 
-    /// The URL with any password replaced by `***`, for messages.
+    /// The URL with every password replaced by `***`, for messages (for SQLite, the file path).
     pub fn redacted(&self) -> String {
-        match self.backend {
-            Backend::Sqlite => self.target.clone(),
-            _ => redact(&self.target),
+        self.secrets.shown().to_owned()
+    }
+
+    /// `text` with every form of the URL's passwords (as written, percent-decoded or
+    /// percent-encoded, under every way a driver may read the URL) replaced by `***`: for any
+    /// text that may quote the URL, such as a driver's error message.
+    pub fn scrub(&self, text: &str) -> String {
+        self.secrets.scrub(text)
+    }
+
+    /// A driver's message, scrubbed of secrets and on one line.
+    fn driver_text(&self, text: &str) -> String {
+        self.scrub(&one_line(&self.scrub(text)))
+    }
+
+    fn connect_error(&self, reason: String) -> Error {
+        Error::Connect {
+            url: self.redacted(),
+            backend: self.backend,
+            reason,
         }
     }
 
     /// Opens a connection.
     pub fn connect(&self) -> Result<AnyConnection, Error> {
-        let fail = |source: diesel::ConnectionError| Error::Connect {
-            url: self.redacted(),
-            backend: self.backend,
-            reason: one_line(&source.to_string()),
-        };
+        let fail = |reason: String| self.connect_error(self.driver_text(&reason));
         let mut conn = match self.backend {
             Backend::Sqlite => {
                 let dir = Path::new(&self.target)
                     .parent()
                     .filter(|d| !d.as_os_str().is_empty());
                 if let Some(dir) = dir.filter(|d| !d.is_dir()) {
-                    return Err(Error::Connect {
-                        url: self.redacted(),
-                        backend: self.backend,
-                        reason: format!("directory {} does not exist", dir.display()),
-                    });
+                    return Err(self.connect_error(format!("directory {} does not exist", dir.display())));
                 }
-                AnyConnection::Sqlite(SqliteConnection::establish(&self.target).map_err(fail)?)
+                AnyConnection::Sqlite(
+                    SqliteConnection::establish(&self.target).map_err(|e| fail(e.to_string()))?,
+                )
             }
-            Backend::Postgres => AnyConnection::Postgres(self.establish_within()?.map_err(fail)?),
-            Backend::Mysql => AnyConnection::Mysql(self.establish_within()?.map_err(fail)?),
+            Backend::Postgres => {
+                AnyConnection::Postgres(self.establish_within(establish_postgres)?.map_err(fail)?)
+            }
+            Backend::Mysql => AnyConnection::Mysql(
+                self.establish_within(|target| {
+                    MysqlConnection::establish(target).map_err(|e| e.to_string())
+                })?
+                .map_err(fail)?,
+            ),
         };
-        conn.configure().map_err(|e| Error::Connect {
-            url: self.redacted(),
-            backend: self.backend,
-            reason: one_line(&e.to_string()),
-        })?;
+        conn.configure().map_err(|e| fail(e.to_string()))?;
+        Ok(conn)
+    }
+
+    /// An empty in-memory SQLite database standing for this URL's file, which does not exist:
+    /// for looking at a database that was never created, without creating it.
+    pub(crate) fn connect_empty(&self) -> Result<AnyConnection, Error> {
+        let mut conn = AnyConnection::Sqlite(
+            SqliteConnection::establish(":memory:").map_err(|e| self.connect_error(e.to_string()))?,
+        );
+        conn.configure().map_err(|e| self.connect_error(e.to_string()))?;
         Ok(conn)
     }
 
     /// Connects on a thread of its own, so that a server that never answers costs
     /// `connect_timeout` and not the operating system's TCP timeouts (the drivers have none of
     /// their own for the whole handshake). On timeout the thread is left to finish by itself.
-    fn establish_within<C: Connection + Send + 'static>(&self) -> Result<diesel::ConnectionResult<C>, Error> {
+    fn establish_within<C: Send + 'static>(
+        &self,
+        establish: fn(&str) -> Result<C, String>,
+    ) -> Result<Result<C, String>, Error> {
+        if self.connect_timeout.is_zero() {
+            return Err(
+                self.connect_error("the connection timeout is 0s, and no server answers in no time".into())
+            );
+        }
         let (send, receive) = std::sync::mpsc::channel();
         let target = self.target.clone();
         std::thread::Builder::new()
             .name("upgrader-connect".into())
             .spawn(move || {
-                let _ = send.send(C::establish(&target));
+                let _ = send.send(establish(&target));
             })
-            .map_err(|e| Error::Connect {
-                url: self.redacted(),
-                backend: self.backend,
-                reason: format!("cannot start a thread to connect: {e}"),
-            })?;
-        receive
-            .recv_timeout(self.connect_timeout)
-            .map_err(|_| Error::Connect {
-                url: self.redacted(),
-                backend: self.backend,
-                reason: format!("no answer within {}s", self.connect_timeout.as_secs_f64()),
-            })
-    }
-
-    /// The lock file that serialises runners on an SQLite database.
-    pub(crate) fn sqlite_lock_path(&self) -> Option<PathBuf> {
-        self.sqlite_path().map(|path| {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".lock");
-            PathBuf::from(name)
+            .map_err(|e| self.connect_error(format!("cannot start a thread to connect: {e}")))?;
+        receive.recv_timeout(self.connect_timeout).map_err(|_| {
+            self.connect_error(format!(
+                "no answer within {}s",
+                self.connect_timeout.as_secs_f64()
+            ))
         })
     }
+}
+
+/// Connects with tokio-postgres and hands the client to diesel-async: diesel-async's own
+/// `establish` keeps only the top of tokio-postgres's error ("error connecting to server") and
+/// drops its cause ("Connection refused", a DNS failure, "invalid connection string: …").
+fn establish_postgres(target: &str) -> Result<PgConnection, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the connection's runtime: {e}"))?;
+    let (client, connection) = runtime
+        .block_on(tokio_postgres::connect(target, tokio_postgres::NoTls))
+        .map_err(|e| postgres_error(&e))?;
+    // diesel-async spawns the task that talks to the server on this runtime.
+    let inner = runtime
+        .block_on(diesel_async::AsyncPgConnection::try_from_client_and_connection(
+            client, connection,
+        ))
+        .map_err(|e| e.to_string())?;
+    // Drive that task on a thread of its own for as long as the connection lives: it ends when
+    // the connection is dropped (or the server closes it), and the thread with it.
+    std::thread::Builder::new()
+        .name("upgrader-postgres".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                while tokio::runtime::Handle::current().metrics().num_alive_tasks() > 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
+        })
+        .map_err(|e| format!("cannot start a thread for the connection: {e}"))?;
+    Ok(PgConnection::from(inner))
+}
+
+/// tokio-postgres's error with its causes: "error connecting to server: Connection refused (os
+/// error 111)"; the server's own message for an error it sent.
+fn postgres_error(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.message().to_owned();
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn invalid(url: &str, reason: &str, hint: &str) -> Error {
+    Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+        hint: hint.to_owned(),
+    }
+}
+
+fn in_memory(url: &str) -> Error {
+    invalid(
+        url,
+        "an in-memory SQLite database keeps nothing: it is gone, with everything applied to it, when the connection closes",
+        "name a database file: sqlite://path/to/app.db or a plain path",
+    )
+}
+
+/// RFC 3986: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(scheme: &str) -> bool {
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The key of a string that starts like `key=…` or `key =…`, with `key` an identifier.
+fn leading_key(text: &str) -> Option<&str> {
+    let end = text.find(|c: char| c.is_whitespace() || c == '=')?;
+    let key = &text[..end];
+    let identifier = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (identifier && text[end..].trim_start().starts_with('=')).then_some(key)
+}
+
+/// What follows `file:`: `//localhost/path` or `///path` (a local absolute path), or a path.
+fn file_uri(url: &str, rest: &str) -> Result<String, Error> {
+    let path = match rest.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            let host = &after[..end];
+            if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                return Err(invalid(
+                    url,
+                    &format!("`{host}` is not this machine: a file: URI names a local file"),
+                    "write file:///absolute/path, file:relative/path or a plain path",
+                ));
+            }
+            &after[end..]
+        }
+        None => rest,
+    };
+    uri_path(url, path)
+}
+
+/// The file of an SQLite URI's path part, as SQLite reads it: up to `?` or `#`, percent-decoded.
+/// URI parameters are refused, naming them: the engine opens the file read-write itself, and
+/// `mode=memory` keeps nothing.
+fn uri_path(url: &str, text: &str) -> Result<String, Error> {
+    let end = text.find(['?', '#']).unwrap_or(text.len());
+    let (path, tail) = text.split_at(end);
+    let query = tail
+        .strip_prefix('?')
+        .map(|q| &q[..q.find('#').unwrap_or(q.len())])
+        .unwrap_or("");
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    if params.iter().any(|(k, v)| k == "mode" && v == "memory") || decode(path) == ":memory:" {
+        return Err(in_memory(url));
+    }
+    if !params.is_empty() {
+        let names: Vec<String> = params.iter().map(|(k, _)| format!("`{k}`")).collect();
+        return Err(invalid(
+            url,
+            &format!("SQLite URI parameters are not supported: {}", names.join(", ")),
+            "give the file alone (sqlite://path, file:path or a plain path): the engine opens it read-write itself",
+        ));
+    }
+    Ok(decode(path))
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -169,16 +419,142 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(url: &str) -> String {
+        let parsed = DatabaseUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(parsed.backend(), Backend::Sqlite, "{url}");
+        parsed.sqlite_path().unwrap().to_str().unwrap().to_owned()
+    }
+
+    #[track_caller]
+    fn refused(url: &str, reason: &str) -> Error {
+        let error = DatabaseUrl::parse(url).expect_err(url);
+        assert!(error.to_string().contains(reason), "{url}: {error}");
+        error
+    }
+
+    #[test]
+    fn sqlite_forms_name_the_file_sqlite_opens() {
+        for (url, path) in [
+            ("app.db", "app.db"),
+            ("./data/app.db", "./data/app.db"),
+            ("sqlite:app.db", "app.db"),
+            ("sqlite://app.db", "app.db"),
+            ("sqlite:///srv/app.db", "/srv/app.db"),
+            ("sqlite://my%20app.db", "my app.db"),
+            ("file:app.db", "app.db"),
+            ("file:data/my%20app.db", "data/my app.db"),
+            ("file:/srv/app.db", "/srv/app.db"),
+            ("file:///srv/app.db", "/srv/app.db"),
+            ("file://localhost/srv/app.db", "/srv/app.db"),
+            ("file:app.db#ignored", "app.db"),
+            // A file whose name starts with `file:` is not read as a URI by SQLite.
+            ("sqlite://file%3Aapp.db", "./file:app.db"),
+        ] {
+            assert_eq!(sqlite(url), path, "{url}");
+        }
+    }
+
+    #[test]
+    fn sqlite_forms_that_keep_nothing_are_refused() {
+        for url in [
+            ":memory:",
+            " :memory: ",
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "file::memory:",
+            "file::memory:?cache=shared",
+            "file:app.db?mode=memory",
+            "file:app.db?cache=shared&mode=memory",
+        ] {
+            let error = refused(url, "an in-memory SQLite database keeps nothing");
+            assert!(error.hint().unwrap().contains("name a database file"), "{url}");
+        }
+        refused("sqlite://", "it names no file");
+        refused("file:", "it names no file");
+        refused("", "the URL is empty");
+    }
+
+    #[test]
+    fn sqlite_uri_parameters_are_refused_by_name() {
+        refused(
+            "file:app.db?mode=ro&cache=shared",
+            "SQLite URI parameters are not supported: `mode`, `cache`",
+        );
+        refused("sqlite://app.db?vfs=unix-dotfile", "`vfs`");
+        refused("file://db.example/app.db", "`db.example` is not this machine");
+    }
+
+    #[test]
+    fn libpq_key_value_strings_are_postgres() {
+        let url = DatabaseUrl::parse("host=db port=5432 user=app password='pa ss' dbname=app").unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        assert_eq!(
+            url.redacted(),
+            "host=db port=5432 user=app password=*** dbname=app"
+        );
+        // A `://` inside a value does not make it a URL of an unknown scheme.
+        let url = DatabaseUrl::parse("dbname=app password=a://b").unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        assert_eq!(url.redacted(), "dbname=app password=***");
+    }
+
+    #[test]
+    fn other_key_value_strings_are_not_file_names() {
+        let error = refused(
+            "server=db password=hunter22 database=app",
+            "`server` is not a PostgreSQL connection key",
+        );
+        assert!(!error.to_string().contains("hunter22"), "{error}");
+        refused("data=1.db", "`data` is not a PostgreSQL connection key");
+        let error = refused(
+            "Data Source=app.db;Password=hunter22",
+            "this looks like a connection string (`key=value` pairs), not a file path",
+        );
+        assert!(!error.to_string().contains("hunter22"), "{error}");
+        refused("./backups/my copy=1.db", "this looks like a connection string");
+        refused(
+            "./app.db?password=hunter22",
+            "this looks like a connection string",
+        );
+        assert_eq!(sqlite("./backups/a=1.db"), "./backups/a=1.db");
+        // Forced to be a file, it is one.
+        assert_eq!(sqlite("sqlite://data=1.db"), "data=1.db");
+    }
+
+    #[test]
+    fn server_urls() {
+        let url = DatabaseUrl::parse("mariadb://u:pw@h/app").unwrap();
+        assert_eq!(url.backend(), Backend::Mysql);
+        assert_eq!(url.redacted(), "mariadb://u:***@h/app");
+        let url = DatabaseUrl::parse("POSTGRESQL://u:pa/ss@h/app").unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        assert_eq!(url.redacted(), "POSTGRESQL://u:***@h/app");
+        for url in [
+            "mysql://u:pw@h",
+            "mysql://u:pw@h/",
+            "mysql://u:pw@h?x=1",
+            "mariadb://h:3306/",
+        ] {
+            let error = refused(url, "it names no database");
+            assert!(!error.to_string().contains("pw@"), "{error}");
+        }
+        let error = refused("http://u:topsecret@h/app", "unknown scheme `http`");
+        assert!(!error.to_string().contains("topsecret"), "{error}");
+    }
+
+    #[test]
+    fn a_zero_connect_timeout_is_refused() {
+        let url = DatabaseUrl::parse("postgres://u@127.0.0.1:1/app")
+            .unwrap()
+            .with_connect_timeout(Duration::ZERO);
+        let error = url.connect().expect_err("a zero timeout");
+        assert!(
+            error.to_string().contains("the connection timeout is 0s"),
+            "{error}"
+        );
     }
 }

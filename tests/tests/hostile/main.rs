@@ -6,3 +6,5 @@
 
 mod cli;
 mod support;
+mod url_secrets;
+mod urls;

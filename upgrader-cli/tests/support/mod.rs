@@ -12,23 +12,47 @@ pub(crate) fn upgrader() -> Command {
     cmd
 }
 
-/// `cargo test` builds the package's examples into `<target>/<profile>/examples`, beside the
-/// `deps` directory that holds this test binary.
+/// The demo binary, built (or found up to date) once per test process: `cargo test` with a
+/// target filter (`--test cli`) builds no examples, and a stale one would test old code.
 pub(crate) fn demo_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("the test binary is in <target>/<profile>/deps");
-    let path = profile
-        .join("examples")
-        .join(format!("upgrader{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test` without target filters, or `cargo build -p upgrader-cli --example upgrader` first",
-        path.display()
-    );
-    path
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // Beside the `deps` directory that holds this test binary, in the same profile.
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile = exe
+                .parent()
+                .and_then(std::path::Path::parent)
+                .expect("the test binary is in <target>/<profile>/deps")
+                .to_path_buf();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = std::process::Command::new(cargo);
+            build
+                .args([
+                    "build",
+                    "--offline",
+                    "-p",
+                    "upgrader-cli",
+                    "--example",
+                    "upgrader",
+                    "--message-format",
+                    "short",
+                ])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile.ends_with("release") {
+                build.arg("--release");
+            }
+            let output = build.output().expect("cargo runs");
+            assert!(
+                output.status.success(),
+                "building the demo failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            profile
+                .join("examples")
+                .join(format!("upgrader{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
 }
 
 /// A working directory and a fresh database.
