@@ -5,3 +5,4 @@
 //! [`upgrader_tests::TestDb::snapshot`]).
 
 mod support;
+mod timeouts;
