@@ -11,7 +11,8 @@ libpq's host=… dbname=… user=…), mysql://user@host/db, sqlite://path, file
 not :memory:, which keeps nothing. Passwords print as ***.
 
 Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
-`check` found a problem, `create` refused); 2 bad usage.";
+a statement waited longer than --wait-timeout for a lock, `check` found a problem, `create`
+refused); 2 bad usage.";
 
 /// Plans and applies the upgrades linked into this binary.
 #[derive(Debug, Parser)]
@@ -25,6 +26,18 @@ pub(crate) struct Cli {
     /// [default: 30].
     #[arg(long, global = true, value_name = "SECONDS", value_parser = connect_timeout)]
     pub(crate) connect_timeout: Option<u64>,
+
+    /// Give up on a statement that has waited this many seconds for a lock another session holds
+    /// (PostgreSQL lock_timeout, MySQL lock_wait_timeout, SQLite busy_timeout), saying who holds
+    /// it; at least 1 [default: 60].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=upgrader_core::Timeouts::MAX_SECS))]
+    pub(crate) wait_timeout: Option<u64>,
+
+    /// Cancel a statement that has run this many seconds, lock waits included (PostgreSQL
+    /// statement_timeout, MariaDB max_statement_time, MySQL max_execution_time for SELECTs; SQLite
+    /// has none); 0 for no limit [default: 0].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=upgrader_core::Timeouts::MAX_SECS))]
+    pub(crate) statement_timeout: Option<u64>,
 
     /// The configuration file [default: upgrader.toml in the working directory, when it exists].
     #[arg(long, global = true, value_name = "FILE")]
@@ -93,7 +106,8 @@ pub(crate) struct Confirmation {
     #[arg(long)]
     pub(crate) yes_i_know: bool,
 
-    /// How long to wait for another runner's lock, in seconds.
+    /// How long to wait for another runner's lock, in seconds [default: 300]. Until the first
+    /// upgrade starts, no statement waits longer than this for a lock either.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) lock_timeout: Option<u64>,
 }

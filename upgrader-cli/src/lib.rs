@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use serde_json::json;
-use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions};
+use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions, Timeouts};
 
 use crate::cli::{Cli, Command, Confirmation, Create, Show};
 use crate::output::{StdoutFailed, data, data_line, duration, first_line, note, table};
@@ -115,6 +115,7 @@ struct Settings {
     url: DatabaseUrl,
     packages: Option<Vec<String>>,
     lock_timeout: Option<u64>,
+    timeouts: Timeouts,
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -137,29 +138,34 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         .connect_timeout
         .or(config.connect_timeout_secs)
         .map_or(upgrader_core::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs);
+    // Both checked: the flags by clap, the file's keys by `Config::load`.
+    let mut timeouts = Timeouts::default();
+    if let Some(secs) = cli.wait_timeout.or(config.wait_timeout_secs) {
+        timeouts = timeouts.with_wait(Duration::from_secs(secs));
+    }
+    if let Some(secs) = cli.statement_timeout.or(config.statement_timeout_secs) {
+        timeouts = timeouts.with_statement((secs > 0).then(|| Duration::from_secs(secs)));
+    }
     Ok(Settings {
         url: DatabaseUrl::parse(&url)?.with_connect_timeout(connect_timeout),
         packages: config.packages,
         lock_timeout: config.lock_timeout_secs,
+        timeouts,
     })
 }
 
 /// The engine, for the commands that write.
 fn open(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(Engine::open(
-        &settings.url,
-        Registry::linked(),
-        settings.packages.as_deref(),
-    )?)
+    let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?;
+    engine.set_timeouts(settings.timeouts)?;
+    Ok(engine)
 }
 
 /// The engine, for the commands that only look: a missing SQLite file is not created.
 fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(Engine::inspect(
-        &settings.url,
-        Registry::linked(),
-        settings.packages.as_deref(),
-    )?)
+    let mut engine = Engine::inspect(&settings.url, Registry::linked(), settings.packages.as_deref())?;
+    engine.set_timeouts(settings.timeouts)?;
+    Ok(engine)
 }
 
 fn run_options(settings: &Settings, confirmation: &Confirmation) -> RunOptions {
@@ -378,7 +384,11 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
     let mut ui = TerminalUi::new(confirmation.yes_i_know);
     ensure_confirmable(&ui, confirmation)?;
     let mut engine = open(settings)?;
-    let status = engine.status()?;
+    let options = run_options(settings, confirmation);
+    // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
+    let upgrader_core::RunPreview {
+        status, estimates, ..
+    } = engine.preview_run(&mut ui, &options)?;
     warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
     if !status.interrupted.is_empty() {
         Err(upgrader_core::Error::Interrupted {
@@ -389,7 +399,6 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
         note("nothing to do: the database is up to date");
         return Ok(ExitCode::SUCCESS);
     }
-    let estimates = engine.estimates(&status.pending, &mut ui);
     let total = upgrader_core::total_estimate(&estimates);
     note(&format!(
         "{} upgrade(s) to apply to {} ({}), estimated {}:",
@@ -407,7 +416,7 @@ fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Res
     if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
         bail!("cancelled; nothing was applied");
     }
-    let result = engine.run(&mut ui, &run_options(settings, confirmation));
+    let result = engine.run(&mut ui, &options);
     let report = match &result {
         Ok(report) => Some(report),
         Err(e) => e.report(),

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::timeouts::Timeouts;
 
 /// The optional configuration file, `upgrader.toml` in the working directory.
 ///
@@ -13,6 +14,8 @@ use crate::error::Error;
 /// packages = ["accounts", "records"]   # only these modules take part
 /// lock_timeout_secs = 600
 /// connect_timeout_secs = 10
+/// wait_timeout_secs = 60        # how long a statement waits for another session's lock
+/// statement_timeout_secs = 0    # how long a statement may run; 0: no limit
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +28,10 @@ pub struct Config {
     pub lock_timeout_secs: Option<u64>,
     /// How long connecting to a server may take, in seconds (at least 1).
     pub connect_timeout_secs: Option<u64>,
+    /// How long one statement waits for a lock another session holds, in seconds (1 or more).
+    pub wait_timeout_secs: Option<u64>,
+    /// How long one statement may run, in seconds; 0 for no limit.
+    pub statement_timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -62,6 +69,15 @@ impl Config {
                     .into(),
             });
         }
+        let invalid = |key: &'static str| {
+            move |reason: String| Error::Config {
+                path: path.display().to_string(),
+                reason: format!("`{key}`: {reason}"),
+            }
+        };
+        Timeouts::check_secs(config.wait_timeout_secs, None).map_err(invalid("wait_timeout_secs"))?;
+        Timeouts::check_secs(None, config.statement_timeout_secs)
+            .map_err(invalid("statement_timeout_secs"))?;
         Ok(Some(config))
     }
 }

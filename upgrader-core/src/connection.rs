@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 
+use crate::timeouts::Timeouts;
+
 /// A PostgreSQL connection (pure Rust: tokio-postgres behind diesel's synchronous API).
 pub type PgConnection = AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
 /// A MySQL/MariaDB connection (pure Rust: mysql_async behind diesel's synchronous API).
@@ -47,6 +49,13 @@ impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Milliseconds, as the backends take them (at most [`Timeouts::MAX_SECS`] seconds' worth).
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(Timeouts::MAX_SECS * 1000)
 }
 
 pub(crate) fn one_line(text: &str) -> String {
@@ -116,14 +125,15 @@ impl AnyConnection {
         match self {
             // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
             AnyConnection::Sqlite(c) => {
-                c.batch_execute("PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;")?;
+                c.batch_execute("PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;")?;
                 // WAL lets readers go on while a run writes. It is a property of the file, set
                 // once; switching needs the file to itself, and SQLite answers "database is
-                // locked" at once (no busy wait) when runners start together. Such a connection
-                // goes on without switching: another one switches, and the busy timeout covers
-                // the rest.
+                // locked" when runners start together. Such a connection goes on without
+                // switching: another one switches, and the busy timeout covers the rest. The
+                // switch does not wait (busy timeout 0): a session holding the file would hold
+                // up the connection for the whole busy timeout, before the engine's own is set.
                 let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
-                Ok(())
+                AnyConnection::set_sqlite_busy_timeout(c, Timeouts::DEFAULT_WAIT)
             }
             // Name the session, so a runner waiting for the lock can say who holds it.
             AnyConnection::Postgres(c) => c.batch_execute(&format!(
@@ -134,6 +144,48 @@ impl AnyConnection {
                 "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
             ),
         }
+    }
+
+    /// Sets how long each statement waits for a lock another session holds, and how long it may
+    /// run (see [`Timeouts`]). Call it outside a transaction: PostgreSQL undoes a `SET` with the
+    /// transaction that made it.
+    pub(crate) fn set_timeouts(&mut self, timeouts: &Timeouts) -> QueryResult<()> {
+        // Never 0: PostgreSQL reads 0 as "no limit", MySQL's minimum is 1 second.
+        let wait_ms = millis(timeouts.wait).max(1);
+        let statement_ms = timeouts.statement.map_or(0, |d| millis(d).max(1));
+        match self {
+            // SQLite has no statement timeout.
+            AnyConnection::Sqlite(c) => AnyConnection::set_sqlite_busy_timeout(c, timeouts.wait),
+            AnyConnection::Postgres(c) => c.batch_execute(&format!(
+                "SET lock_timeout = {wait_ms}; SET statement_timeout = {statement_ms}"
+            )),
+            AnyConnection::Mysql(_) => {
+                // Metadata locks (DDL, LOCK TABLES) and InnoDB row locks have one timeout each,
+                // in whole seconds.
+                let secs = wait_ms.div_ceil(1000);
+                self.batch_execute(&format!(
+                    "SET SESSION lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"
+                ))?;
+                let mariadb = self
+                    .query_i64("SELECT CAST(VERSION() LIKE '%MariaDB%' AS SIGNED) AS value")?
+                    .unwrap_or(0)
+                    != 0;
+                if mariadb {
+                    // Every statement, in seconds (0: no limit).
+                    self.batch_execute(&format!(
+                        "SET SESSION max_statement_time = {}",
+                        statement_ms as f64 / 1000.0
+                    ))
+                } else {
+                    // MySQL 5.7.8+: read-only `SELECT`s only, in milliseconds (0: no limit).
+                    self.batch_execute(&format!("SET SESSION max_execution_time = {statement_ms}"))
+                }
+            }
+        }
+    }
+
+    fn set_sqlite_busy_timeout(c: &mut SqliteConnection, wait: std::time::Duration) -> QueryResult<()> {
+        c.batch_execute(&format!("PRAGMA busy_timeout = {}", millis(wait)))
     }
 
     /// Runs one SQL statement and returns the number of rows it changed.

@@ -4,12 +4,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use crate::blocked;
 use crate::connection::{AnyConnection, Backend};
 use crate::context::{Context, Interaction};
 use crate::error::{CheckFailure, Error};
 use crate::graph::{Plan, Registry};
 use crate::history::{self, AppliedRecord, InProgress, Method};
 use crate::lock::{self, RunLock};
+use crate::timeouts::Timeouts;
 use crate::upgrade::{CheckFn, Phase, Upgrade};
 use crate::url::DatabaseUrl;
 
@@ -125,6 +127,16 @@ impl CheckReport {
     }
 }
 
+/// What a run would apply: [`Engine::preview_run`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RunPreview {
+    /// The database's state.
+    pub status: Status,
+    /// Each pending upgrade's estimate (`None` when it has none, or it failed), in run order.
+    pub estimates: Vec<(String, Option<Duration>)>,
+}
+
 /// The sum of the estimates [`Engine::estimates`] returns (those without one count as nothing).
 pub fn total_estimate(estimates: &[(String, Option<Duration>)]) -> Duration {
     estimates.iter().filter_map(|(_, e)| *e).sum()
@@ -139,6 +151,10 @@ pub struct Engine {
     plan: Plan,
     /// Whether this engine holds the run lock (then no other runner can be applying anything).
     locked: bool,
+    /// How long statements wait (see [`Engine::set_timeouts`]).
+    timeouts: Timeouts,
+    /// What the session has now: `timeouts`, or shorter waits before a run's first upgrade.
+    session: Timeouts,
 }
 
 impl Engine {
@@ -171,14 +187,60 @@ impl Engine {
             return Err(Error::NothingLinked);
         }
         let plan = registry.plan(packages)?;
-        let conn = connect(url)?;
+        let mut conn = connect(url)?;
+        let timeouts = Timeouts::default();
+        conn.set_timeouts(&timeouts)
+            .map_err(Error::db("setting the session's timeouts"))?;
         Ok(Engine {
             url: url.clone(),
             conn,
             registry,
             plan,
             locked: false,
+            timeouts,
+            session: timeouts,
         })
+    }
+
+    /// Sets how long each statement waits for a lock another session holds, and how long it may
+    /// run (default: [`Timeouts::default`]). A statement that gives up is an [`Error::Blocked`]
+    /// saying who holds the lock, or a failed upgrade or check saying so.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<(), Error> {
+        self.timeouts = timeouts;
+        self.session_timeouts(timeouts)
+    }
+
+    /// The engine's timeouts (see [`Engine::set_timeouts`]).
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Gives the session these timeouts (outside any transaction: PostgreSQL undoes a `SET`
+    /// with its transaction).
+    fn session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), Error> {
+        self.conn
+            .set_timeouts(&timeouts)
+            .map_err(Error::db("setting the session's timeouts"))?;
+        self.session = timeouts;
+        Ok(())
+    }
+
+    /// Says who holds the lock a statement gave up waiting for. Call it when no transaction is
+    /// open.
+    fn explain(&mut self, error: Error) -> Error {
+        let file = self.url.sqlite_path();
+        blocked::explain(error, &mut self.conn, file, &self.session, &self.timeouts)
+    }
+
+    fn explained<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// An upgrade's, estimate's or check's error, with who holds the lock when it gave up
+    /// waiting for one. Call it when no transaction is open.
+    fn describe(&mut self, reason: String) -> String {
+        let file = self.url.sqlite_path();
+        blocked::describe(reason, &mut self.conn, file, &self.session, &self.timeouts)
     }
 
     /// The backend of the database.
@@ -203,13 +265,16 @@ impl Engine {
 
     /// The history, oldest first.
     pub fn applied(&mut self) -> Result<Vec<AppliedRecord>, Error> {
-        history::applied(&mut self.conn)
+        let applied = history::applied(&mut self.conn);
+        self.explained(applied)
     }
 
     /// The database's state against the linked upgrades. Reads only.
     pub fn status(&mut self) -> Result<Status, Error> {
-        let applied = history::applied(&mut self.conn)?;
-        let mut interrupted = history::in_progress(&mut self.conn)?;
+        let applied = history::applied(&mut self.conn);
+        let applied = self.explained(applied)?;
+        let interrupted = history::in_progress(&mut self.conn);
+        let mut interrupted = self.explained(interrupted)?;
         let mut running = Vec::new();
         // A start mark is an interruption only when no runner is alive to finish it.
         if !interrupted.is_empty()
@@ -298,16 +363,19 @@ impl Engine {
     ) -> Vec<(String, Option<Duration>)> {
         let mut out = Vec::with_capacity(upgrades.len());
         for upgrade in upgrades {
-            let estimate = upgrade.estimate.and_then(|estimate| {
-                let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
-                match flatten(catch_unwind(AssertUnwindSafe(|| estimate(&mut ctx)))) {
-                    Ok(duration) => Some(duration),
-                    Err(reason) => {
-                        ui.log(upgrade.id, &format!("its estimate failed: {reason}"));
-                        None
-                    }
+            let Some(estimate) = upgrade.estimate else {
+                out.push((upgrade.id.to_owned(), None));
+                continue;
+            };
+            let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
+            let estimate = match flatten(catch_unwind(AssertUnwindSafe(|| estimate(&mut ctx)))) {
+                Ok(duration) => Some(duration),
+                Err(reason) => {
+                    let reason = self.describe(reason);
+                    ui.log(upgrade.id, &format!("its estimate failed: {reason}"));
+                    None
                 }
-            });
+            };
             out.push((upgrade.id.to_owned(), estimate));
         }
         out
@@ -369,7 +437,7 @@ impl Engine {
         let mut ctx = Context::new(name, &mut self.conn, ui);
         let result = flatten(catch_unwind(AssertUnwindSafe(|| check(&mut ctx))));
         let _ = self.conn.rollback();
-        result
+        result.map_err(|reason| self.describe(reason))
     }
 
     /// Applies every pending upgrade, holding the run lock.
@@ -379,7 +447,21 @@ impl Engine {
     /// (MySQL/MariaDB: with a start mark, see the README), then every applied upgrade's
     /// `post_upgrade` and the post-run checks. When nothing is pending, returns at once without
     /// taking the lock.
+    ///
+    /// Until the first upgrade starts (the status, the checks, the wait for the run lock), no
+    /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
+    /// the wait timeout.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
+        self.session_timeouts(self.timeouts.bounded(options.lock_timeout))?;
+        let result = self.run_bounded(ui, options);
+        // The upgrades set the engine's own timeouts back; after an early return, this does.
+        let restored = self.session_timeouts(self.timeouts);
+        let report = result?;
+        restored?;
+        Ok(report)
+    }
+
+    fn run_bounded(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         // Nothing to do: return without queueing for the lock. Anything else (even a start mark,
         // which may be a live runner's) is looked at again holding the lock.
         if history::is_ready(&mut self.conn) {
@@ -391,6 +473,26 @@ impl Engine {
         self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
     }
 
+    /// What [`Engine::run`] would apply, read the way `run` reads it: the database's state and the
+    /// pending upgrades' estimates (those that fail are said through `ui`, as in
+    /// [`Engine::estimates`]), no statement waiting for a lock longer than the options' lock
+    /// timeout. For showing the plan before a run.
+    pub fn preview_run(
+        &mut self,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+    ) -> Result<RunPreview, Error> {
+        self.session_timeouts(self.timeouts.bounded(options.lock_timeout))?;
+        let result = self.status().map(|status| {
+            let estimates = self.estimates(&status.pending, ui);
+            RunPreview { status, estimates }
+        });
+        let restored = self.session_timeouts(self.timeouts);
+        let preview = result?;
+        restored?;
+        Ok(preview)
+    }
+
     /// Takes the run lock, runs `f`, and gives the lock back.
     fn with_lock<T>(
         &mut self,
@@ -398,10 +500,12 @@ impl Engine {
         timeout: Duration,
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let lock = RunLock::acquire(&self.url, lock::DEFAULT_SCOPE, &mut self.conn, timeout, ui)?;
+        let lock = RunLock::acquire(&self.url, lock::DEFAULT_SCOPE, &mut self.conn, timeout, ui);
+        let lock = self.explained(lock)?;
         self.locked = true;
         let result = f(self, ui);
         self.locked = false;
+        let result = self.explained(result);
         let released = lock.release(&mut self.conn);
         let value = result?;
         released?;
@@ -427,6 +531,8 @@ impl Engine {
         }
         // After the checks: a database that refuses writes is reported by them, not by this.
         history::setup(&mut self.conn)?;
+        // The first upgrade starts: the waits are the engine's own again.
+        self.session_timeouts(self.timeouts)?;
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
             ui.upgrade_started(upgrade.id, index, total);
@@ -462,12 +568,13 @@ impl Engine {
     /// rolled back.
     fn apply(&mut self, upgrade: &Upgrade, ui: &mut dyn Interaction) -> Result<Duration, (String, bool)> {
         let transactional = self.backend().has_transactional_ddl();
-        let fail = |e: Error| (e.to_string(), true);
-        if !transactional {
-            history::mark_started(&mut self.conn, upgrade.id, &lock::runner()).map_err(fail)?;
+        if !transactional && let Err(e) = history::mark_started(&mut self.conn, upgrade.id, &lock::runner()) {
+            return Err((self.explain(e).to_string(), true));
         }
         let started = Instant::now();
-        self.conn.begin().map_err(|e| (e.to_string(), true))?;
+        if let Err(e) = self.conn.begin() {
+            return Err((self.describe(e.to_string()), true));
+        }
         let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
         let result = flatten(catch_unwind(AssertUnwindSafe(|| (upgrade.run)(&mut ctx))));
         let duration = started.elapsed();
@@ -487,16 +594,18 @@ impl Engine {
         });
         match recorded {
             Ok(()) if transactional => Ok(duration),
-            Ok(()) => self
-                .conn
-                .transaction(|conn| {
+            Ok(()) => {
+                let recorded = self.conn.transaction(|conn| {
                     history::record(conn, upgrade.id, Some(millis), upgrade.checksum, Method::Run)?;
                     history::clear_started(conn, upgrade.id)
-                })
-                .map(|()| duration)
-                .map_err(|e| (e.to_string(), false)),
+                });
+                recorded
+                    .map(|()| duration)
+                    .map_err(|e| (self.explain(e).to_string(), false))
+            }
             Err(reason) => {
                 let _ = self.conn.rollback();
+                let reason = self.describe(reason);
                 if !transactional {
                     // Its DDL may have been committed: keep the mark, with the reason, so the
                     // operator decides (`resolve`).

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::blocked::Blocked;
 use crate::connection::Backend;
 use crate::engine::RunReport;
 
@@ -97,6 +98,15 @@ pub enum Error {
     /// named. Every database answer would be wrong (everything recorded would look unknown).
     #[error("no upgrade is linked into this program, so it cannot tell what any database needs")]
     NothingLinked,
+    /// A statement gave up waiting: for a lock another session holds, or past the statement
+    /// timeout.
+    #[error("{doing}: {blocked}")]
+    Blocked {
+        /// What the engine was doing.
+        doing: String,
+        /// How long it waited, and who holds the lock.
+        blocked: Box<Blocked>,
+    },
     /// An id given on the command line is not a known upgrade.
     #[error("`{id}` is not a known upgrade")]
     UnknownUpgrade {
@@ -219,6 +229,7 @@ impl Error {
             Error::PostChecksFailed { .. } => {
                 "the upgrades are recorded as applied; inspect what the checks report".into()
             }
+            Error::Blocked { blocked, .. } => blocked.hint(),
             Error::LockTimeout { .. } => {
                 "wait for the other runner to finish, or raise --lock-timeout".into()
             }
@@ -246,9 +257,15 @@ impl Error {
 
     pub(crate) fn db(doing: impl Into<String>) -> impl FnOnce(diesel::result::Error) -> Error {
         let doing = doing.into();
-        move |e| Error::Database {
-            doing,
-            reason: crate::connection::one_line(&e.to_string()),
+        move |e| {
+            let reason = crate::connection::one_line(&e.to_string());
+            match Blocked::from_message(&reason) {
+                Some(blocked) => Error::Blocked {
+                    doing,
+                    blocked: Box::new(blocked),
+                },
+                None => Error::Database { doing, reason },
+            }
         }
     }
 }

@@ -176,6 +176,13 @@ pub(crate) fn applied(conn: &mut AnyConnection) -> Result<Vec<AppliedRecord>, Er
             .select((upgrade::id, upgrade::applied))
             .order((upgrade::applied.asc(), upgrade::id.asc()))
             .load(c));
+        // A history another session holds locked is unknown, not empty.
+        let seed = match seed {
+            Err(e) if crate::blocked::Blocked::from_message(&e.to_string()).is_some() => {
+                return Err(Error::db("reading the history")(e));
+            }
+            seed => seed,
+        };
         let rows = seed
             .unwrap_or_default()
             .into_iter()

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 #![recursion_limit = "256"]
 
+mod blocked;
 mod config;
 mod connection;
 mod context;
@@ -44,18 +45,22 @@ mod graph;
 pub mod history;
 mod lock;
 mod secret;
+mod timeouts;
 mod upgrade;
 mod url;
 
+pub use blocked::{Blocked, Limit};
 pub use config::Config;
 pub use connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{
-    AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunReport, Status, total_estimate,
+    AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunPreview, RunReport, Status,
+    total_estimate,
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
 pub use lock::{DEFAULT_SCOPE, LockId};
+pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
 pub use upgrader_naming::{ParsedId, parse_id};

@@ -8,3 +8,4 @@ mod cli;
 mod support;
 mod url_secrets;
 mod urls;
+mod timeouts;
