@@ -438,11 +438,11 @@ fn an_idle_transaction_holds_up_an_upgrade(backend: Backend) {
             // MySQL commits DDL as it goes: the upgrade is left interrupted, with why.
             let out = finish(upgrader(dir.path(), Some(&db.url)).args(["check"]));
             assert_eq!(out.status.code(), Some(1));
-            let stdout = text(&out.stdout);
+            let stderr = text(&out.stderr);
             assert!(
-                stdout.contains("interrupted: `accounts_2024_06_01_add_last_login` failed after starting")
-                    && stdout.contains(&named),
-                "{stdout}"
+                stderr.contains("interrupted: `accounts_2024_06_01_add_last_login` failed after starting")
+                    && stderr.contains(&named),
+                "{stderr}"
             );
         }
     }

@@ -611,9 +611,9 @@ fn mysql_interrupted_upgrade_is_not_reported_running_because_of_another_database
     let out = output(upgrader(dir.path(), Some(&a.url)).arg("check"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stdout).contains("error: interrupted: `fixtures_2024_01_01_slow`"),
+        text(&out.stderr).contains("error: interrupted: `fixtures_2024_01_01_slow`"),
         "{}",
-        text(&out.stdout)
+        text(&out.stderr)
     );
     let (code, rest) = running.finish();
     assert_eq!(code, Some(0), "{rest}");
