@@ -14,10 +14,19 @@ Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is 
 a statement waited longer than --wait-timeout for a lock, `check` found a problem, `create`
 refused); 2 bad usage.";
 
-/// Plans and applies the upgrades linked into this binary.
+/// The whole command set: global options and a command. Parsed by [`crate::main`] as a program
+/// of its own, or mounted by an application under its own command line as a subcommand
+/// (`myapp upgrader run`): see [`crate::execute`].
 #[derive(Debug, Parser)]
-#[command(name = "upgrader", version, after_help = AFTER_HELP, propagate_version = true)]
-pub(crate) struct Cli {
+#[command(
+    name = "upgrader",
+    version,
+    about = "Plans and applies the upgrades linked into this binary",
+    long_about = None,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
     /// The database: postgres://…, mysql://…, sqlite://path or a file path.
     #[arg(long, global = true, env = "UPGRADER_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,

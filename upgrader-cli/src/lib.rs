@@ -25,11 +25,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::Parser;
 use serde_json::json;
 use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions, Timeouts};
 
-use crate::cli::{Cli, Command, Confirmation, Create, Show};
+pub use crate::cli::Cli;
+use crate::cli::{Command, Confirmation, Create, Show};
 use crate::output::{StdoutFailed, data, data_line, duration, first_line, note, table};
 use crate::refused::Refused;
 use crate::ui::TerminalUi;
@@ -40,14 +40,68 @@ pub const DEFAULT_DATABASE: &str = "upgrader.db";
 /// The configuration file read when `--config` is not given (and it exists).
 const DEFAULT_CONFIG: &str = "upgrader.toml";
 
-/// Runs the command line with the process's arguments; prints errors and returns the exit code.
+/// Who runs the command set: the name usage lines, `-V` and hints give the command (`app`, or
+/// `myapp upgrader` when mounted as a subcommand), and the version `-V` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    name: String,
+    version: String,
+}
+
+impl Host {
+    /// The command as the operator types it, and the version to show.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Host {
+        Host {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+
+    /// The running program's file name (`app` for `/usr/bin/app`), with this library's version.
+    pub fn from_program() -> Host {
+        let name = std::env::args_os()
+            .next()
+            .as_deref()
+            .map(Path::new)
+            .and_then(Path::file_stem)
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "upgrader".to_owned());
+        Host::new(name, env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// How hints name the command: set once by [`run_with`] or [`execute`].
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Runs the command line with the process's arguments, named after the program (see
+/// [`Host::from_program`]); prints errors and returns the exit code.
 pub fn main() -> ExitCode {
-    run(std::env::args_os())
+    run_with(Host::from_program(), std::env::args_os())
+}
+
+/// Like [`main`], with the application's own name and version:
+/// `upgrader_cli::main_with(Host::new("app", env!("CARGO_PKG_VERSION")))`.
+pub fn main_with(host: Host) -> ExitCode {
+    run_with(host, std::env::args_os())
 }
 
 /// Runs the command line with these arguments (the first is the program name).
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    run_with(Host::from_program(), args)
+}
+
+/// Runs the command line with these arguments (the first is the program name), as `host`.
+pub fn run_with(host: Host, args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command()
+        .name(host.name.clone())
+        .bin_name(host.name.clone())
+        .version(host.version.clone());
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
@@ -59,6 +113,37 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
             };
         }
     };
+    execute(cli, &host)
+}
+
+/// Runs a command set an application parsed as part of its own command line, where it mounted
+/// [`Cli`] as a subcommand; `host.name` is how the operator types it (`myapp upgrader`).
+///
+/// ```no_run
+/// #[derive(clap::Parser)]
+/// #[command(name = "myapp", version)]
+/// struct App {
+///     #[command(subcommand)]
+///     command: AppCommand,
+/// }
+///
+/// #[derive(clap::Subcommand)]
+/// enum AppCommand {
+///     /// Brings the database up to date.
+///     Upgrader(upgrader_cli::Cli),
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     let app = <App as clap::Parser>::parse();
+///     match app.command {
+///         AppCommand::Upgrader(cli) => {
+///             upgrader_cli::execute(cli, &upgrader_cli::Host::new("myapp upgrader", env!("CARGO_PKG_VERSION")))
+///         }
+///     }
+/// }
+/// ```
+pub fn execute(cli: Cli, host: &Host) -> ExitCode {
+    let _ = HOST.set(host.name.clone());
     quiet_panics();
     match dispatch(cli) {
         Ok(code) => code,
@@ -77,8 +162,17 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
     }
 }
 
+/// A message in the host's terms: the commands it quotes are typed as the host is
+/// (`` `myapp upgrader resolve …` `` rather than `` `upgrader resolve …` ``).
+fn in_host_terms(text: &str) -> String {
+    match HOST.get() {
+        Some(host) if host != "upgrader" => text.replace("`upgrader ", &format!("`{host} ")),
+        _ => text.to_owned(),
+    }
+}
+
 fn report(err: &anyhow::Error) {
-    note(&format!("error: {err:#}"));
+    note(&in_host_terms(&format!("error: {err:#}")));
     // The first typed error in the chain says what to do next, if anything.
     let hint = err
         .chain()
@@ -98,7 +192,7 @@ fn report(err: &anyhow::Error) {
         })
         .flatten();
     if let Some(hint) = hint {
-        note(&format!("hint: {hint}"));
+        note(&in_host_terms(&format!("hint: {hint}")));
     }
 }
 

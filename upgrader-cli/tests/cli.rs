@@ -363,7 +363,7 @@ fn a_server_that_never_answers_is_an_error_after_the_connect_timeout() {
 
 /// `upgrader run` in a real terminal (a pty), as an operator types.
 fn run_in_a_terminal(demo: &Demo) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new(support::demo_binary());
+    let mut cmd = std::process::Command::new(support::example_binary("upgrader"));
     cmd.current_dir(demo.dir.path())
         .env_remove("UPGRADER_DATABASE_URL")
         .arg("run");
@@ -436,4 +436,93 @@ fn looking_at_a_missing_sqlite_file_does_not_create_it() {
     assert!(!db.exists(), "a command that only looks created {}", db.display());
     demo.cmd(&["run", "--yes-i-know"]).assert().success();
     assert!(db.exists());
+}
+
+// ---- the command set in an application's own binary ------------------------------------------
+
+// `app -V` printed `upgrader 0.1.0` and hints said `upgrader ...` although the binary is `app`.
+#[test]
+fn a_binary_of_another_name_speaks_of_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join(format!("app{}", std::env::consts::EXE_SUFFIX));
+    std::fs::copy(support::example_binary("upgrader"), &app).unwrap();
+    let version = std::process::Command::new(&app).arg("-V").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("app {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = std::process::Command::new(&app)
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: app run [OPTIONS]"));
+    let unknown = std::process::Command::new(&app)
+        .current_dir(dir.path())
+        .env_remove("UPGRADER_DATABASE_URL")
+        .args(["mark", "nope_2024_01_01_gone", "--applied", "--yes-i-know"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("hint: `app show pending` and `app show applied` list the known ids"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("upgrader "), "{stderr}");
+}
+
+/// `examples/myapp.rs`: an application that mounts the command set under its own command line.
+fn myapp() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(support::example_binary("myapp"));
+    cmd.env_remove("UPGRADER_DATABASE_URL");
+    cmd
+}
+
+#[test]
+fn an_application_mounts_the_command_set_as_a_subcommand() {
+    let demo = Demo::sqlite();
+    myapp().arg("-V").assert().success().stdout("myapp 2.3.4\n");
+    myapp()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "upgrader  Brings the application's database up to date",
+        ));
+    myapp()
+        .args(["upgrader", "run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Usage: myapp upgrader run [OPTIONS]"));
+    myapp().arg("serve").assert().success().stdout("serving\n");
+    // The mounted commands work as the standalone ones, on the application's modules.
+    myapp()
+        .current_dir(demo.dir.path())
+        .args(["upgrader", "run", "--yes-i-know"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("8 upgrade(s) applied"));
+    myapp()
+        .current_dir(demo.dir.path())
+        .args(["upgrader", "--database-url", &demo.url, "show", "pending"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("nothing is pending"));
+    // Hints name the command as the operator types it.
+    myapp()
+        .current_dir(demo.dir.path())
+        .args([
+            "upgrader",
+            "mark",
+            "nope_2024_01_01_gone",
+            "--applied",
+            "--yes-i-know",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "hint: `myapp upgrader show pending` and `myapp upgrader show applied` list the known ids",
+        ));
+    // Usage errors are the application's: exit 2.
+    myapp().args(["upgrader", "frobnicate"]).assert().code(2);
 }

@@ -6,6 +6,6 @@
 
 mod cli;
 mod support;
+mod timeouts;
 mod url_secrets;
 mod urls;
-mod timeouts;

@@ -7,52 +7,49 @@ use upgrader_tests::TestDb;
 /// The demo `upgrader` binary (`examples/upgrader.rs`: the CLI with the example modules linked
 /// in), with no database configured from the environment.
 pub(crate) fn upgrader() -> Command {
-    let mut cmd = Command::new(demo_binary());
+    let mut cmd = Command::new(example_binary("upgrader"));
     cmd.env_remove("UPGRADER_DATABASE_URL");
     cmd
 }
 
-/// The demo binary, built (or found up to date) once per test process: `cargo test` with a
-/// target filter (`--test cli`) builds no examples, and a stale one would test old code.
-pub(crate) fn demo_binary() -> std::path::PathBuf {
+/// An example of this package (`upgrader`: the demo; `myapp`: an application that mounts the
+/// command set as a subcommand), built (or found up to date) once per test process: `cargo test`
+/// with a target filter (`--test cli`) builds no examples, and a stale one would test old code.
+pub(crate) fn example_binary(name: &str) -> std::path::PathBuf {
     static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // Beside the `deps` directory that holds this test binary, in the same profile.
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let profile = exe
-                .parent()
-                .and_then(std::path::Path::parent)
-                .expect("the test binary is in <target>/<profile>/deps")
-                .to_path_buf();
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = std::process::Command::new(cargo);
-            build
-                .args([
-                    "build",
-                    "--offline",
-                    "-p",
-                    "upgrader-cli",
-                    "--example",
-                    "upgrader",
-                    "--message-format",
-                    "short",
-                ])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if profile.ends_with("release") {
-                build.arg("--release");
-            }
-            let output = build.output().expect("cargo runs");
-            assert!(
-                output.status.success(),
-                "building the demo failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            profile
-                .join("examples")
-                .join(format!("upgrader{}", std::env::consts::EXE_SUFFIX))
-        })
-        .clone()
+    let examples = BUILT.get_or_init(|| {
+        // Beside the `deps` directory that holds this test binary, in the same profile.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile = exe
+            .parent()
+            .and_then(std::path::Path::parent)
+            .expect("the test binary is in <target>/<profile>/deps")
+            .to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--offline",
+                "-p",
+                "upgrader-cli",
+                "--examples",
+                "--message-format",
+                "short",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile.ends_with("release") {
+            build.arg("--release");
+        }
+        let output = build.output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the examples failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        profile.join("examples")
+    });
+    examples.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A working directory and a fresh database.
