@@ -78,7 +78,7 @@
 //!
 //! A module file re-exports its upgrades' files with `pub use <id>::*;`, which takes the hidden
 //! items along; naming only the function (`pub use <id>::<id>;`) does not, and a dependency
-//! through that module then fails with "cannot find value `<ID>`".
+//! through that module then fails with "cannot find value `<NAME>` in module `<module>`".
 
 //! The attribute also records where the upgrade is (`file!()`, the line of its `fn`, and the
 //! crate's name, version and manifest directory) and a checksum of its code (below).
