@@ -333,6 +333,22 @@ mod tests {
     }
 
     #[test]
+    fn a_name_is_called_and_a_path_imported_then_called() {
+        let out = expanded(
+            quote!(depends_on = [a_2024_01_01_x, self::b_2024_01_01_y, ::other::c_2024_01_01_z]),
+            UPGRADE.parse().unwrap(),
+        );
+        for expected in [
+            "a_2024_01_01_x!{A_2024_01_01_X}",
+            "{useself::b_2024_01_01_y;b_2024_01_01_y!{self::B_2024_01_01_Y}}",
+            "{use::other::c_2024_01_01_z;c_2024_01_01_z!{::other::C_2024_01_01_Z}}",
+            "&[\"a_2024_01_01_x\",\"b_2024_01_01_y\",\"c_2024_01_01_z\"]",
+        ] {
+            assert!(out.contains(expected), "missing {expected}\nin {out}");
+        }
+    }
+
+    #[test]
     fn no_depends_on_is_depends_on_empty() {
         let without = expand(quote!(), UPGRADE.parse().unwrap()).to_string();
         let empty = expand(quote!(depends_on = []), UPGRADE.parse().unwrap()).to_string();

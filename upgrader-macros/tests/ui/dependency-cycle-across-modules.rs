@@ -1,4 +1,5 @@
-//! A cycle through two modules laid out as module crates are (`mod <id>; pub use <id>::*;`).
+//! A cycle through two modules laid out as module crates are (`mod <id>; pub use <id>::*;`). It
+//! used to name `<impl at file:line>::DEPTH`, never the upgrades.
 
 pub mod accounts {
     mod accounts_2024_01_10_initial {

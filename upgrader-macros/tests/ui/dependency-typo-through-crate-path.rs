@@ -1,5 +1,6 @@
-//! The layout of a module crate: each upgrade in a file of its name, declared and re-exported by
-//! the module file (`mod <id>; pub use <id>::*;`), written inline here.
+//! A misspelt dependency by its path from the crate root, in the layout of a module crate (each
+//! upgrade in a file of its name, declared and re-exported by the module file: `mod <id>;
+//! pub use <id>::*;`, written inline here). It used to suggest the hidden `__upgrade_<name>`.
 
 pub mod accounts {
     mod accounts_2024_01_10_initial {

@@ -1,3 +1,6 @@
+//! Misspelt dependencies through `super::` and a module. It used to be "cannot find type
+//! `__upgrade_<typo>` in module", suggesting the hidden type.
+
 mod accounts {
     use upgrader_core::{Context, Result, upgrade};
 

@@ -1,3 +1,6 @@
+//! A misspelt dependency. It used to be "cannot find type `__upgrade_<typo>`", and rustc
+//! suggested the hidden type, which fails again when written in `depends_on`.
+
 use upgrader_core::{Context, Result, upgrade};
 
 /// Create the `records` table.
