@@ -107,22 +107,10 @@ pub mod __private {
 
     pub use crate::upgrade::{CheckFn, EstimateFn, Source, Upgrade, UpgradeFn};
 
-    /// Implemented by the hidden type `__upgrade_<name>` the `#[upgrade]` attribute puts beside
-    /// each upgrade function `<name>`, so a `depends_on` path resolves only to upgrades. (Named
-    /// after the function rather than the same as it: a module file declares each upgrade's file
-    /// as a module of the upgrade's name, which would shadow a type of that name.)
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not an upgrade",
-        label = "not an upgrade",
-        note = "`depends_on` takes paths to functions marked `#[upgrade]`"
-    )]
-    pub trait IsUpgrade {
-        /// The upgrade's id.
-        const ID: &'static str;
-        /// One more than the deepest dependency: evaluating it along a dependency cycle is a
-        /// const-evaluation cycle, which rustc reports (E0391).
-        const DEPTH: usize;
-    }
+    /// Expands to its input. The `#[upgrade]` attribute imports it under each upgrade's name, in
+    /// the macro namespace, and reads a dependency `a::b::x` as `a::b::x! { .. }`: a path that
+    /// does not name an upgrade fails there, naming what the user wrote.
+    pub use upgrader_macros::dependency;
 
     /// One more than the largest of `depths` (1 for none).
     pub const fn depth(depths: &[usize]) -> usize {

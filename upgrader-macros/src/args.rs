@@ -13,8 +13,6 @@ use crate::validate::Errors;
 pub(crate) struct Args {
     /// The upgrades this one needs applied first; empty when the argument is left out.
     pub(crate) depends_on: Vec<Path>,
-    /// The span of the `[...]` after `depends_on =`, when given.
-    pub(crate) depends_on_span: Option<proc_macro2::Span>,
     /// `fn(&mut Context) -> Result<Duration>`.
     pub(crate) estimate: Option<ExprPath>,
     /// `fn(&mut Context) -> Result<()>`, run before anything of the run is applied.
@@ -66,8 +64,7 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
             match key.as_str() {
                 "depends_on" => {
                     let content;
-                    let brackets = bracketed!(content in input);
-                    args.depends_on_span = Some(brackets.span.join());
+                    bracketed!(content in input);
                     let paths = Punctuated::<Path, Token![,]>::parse_terminated_with(
                         &content,
                         Path::parse_mod_style,

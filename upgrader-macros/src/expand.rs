@@ -1,24 +1,38 @@
 //! The expansion of `#[upgrade(...)] fn name(...)`.
 //!
 //! ```text
-//! fn name(...) { ... }                         // unchanged
-//! struct __upgrade_name {}                     // hidden
-//! impl IsUpgrade for __upgrade_name { ID, DEPTH }  // DEPTH from the dependencies' DEPTHs
+//! fn name(...) { ... }                                // unchanged
+//! use upgrader_core::__private::dependency as name;   // hidden: `name!`, in the macro namespace
+//! const NAME: usize = depth(&[dep! { DEP }, { use a::b::dep; dep! { a::b::DEP } }]);  // hidden
 //! const _: () = {
-//!     const _: usize = <__upgrade_name as IsUpgrade>::DEPTH;   // evaluated, so a cycle is E0391
+//!     const _: usize = NAME;                          // evaluated, so a cycle is E0391
 //!     static UPGRADE: Upgrade = Upgrade::new(..).with_...(..);
 //!     inventory::submit! { Registration(&UPGRADE) }
 //! };
 //! ```
 //!
-//! The hidden type is named after the function, not the same as it: a module file declares each
-//! upgrade's file as a module named like the upgrade and re-exports it (`mod x; pub use x::*;`),
-//! and a type named `x` would be shadowed there by the module `x`. A dependency path `a::b::x`
-//! is read as `a::b::__upgrade_x`, spanned on what the user wrote.
+//! `NAME` is one more than the depth of the deepest dependency. A dependency is reached through
+//! its name in the macro namespace, which `dependency` (a macro that expands to its input)
+//! stands for: `dep` is read as `dep! { DEP }`, and a path `a::b::dep` as
+//! `{ use a::b::dep; dep! { a::b::DEP } }`. Rustc resolves the name the user wrote first, under
+//! the tokens they wrote: a typo is "cannot find macro `dep`" (for a name) or "unresolved import
+//! `a::b::dep`" (for a path), and rustc's similar-name suggestions are upgrades; something that
+//! is not an upgrade is "`dep` is in scope, but it is a function, not a macro". As the macro is
+//! then never expanded, the hidden constant inside is never looked up, so nothing names it. The
+//! name goes in the macro namespace because the value namespace holds the function, and in the
+//! module file the type namespace holds the private module each upgrade's file is declared as
+//! (`mod dep; pub use dep::*;`), which would shadow a type of that name and make it unreachable.
+//! A path is imported (into a block of its own) rather than called as `a::b::dep!`: for a macro
+//! path rustc suggests no similar name, and says "try to remove `!`" for a function.
 //!
-//! When the attribute finds a mistake, it emits the function, the errors, and the hidden type
+//! The depth is a free constant named after the upgrade in upper case, so a dependency cycle
+//! (E0391) names the upgrades on it: "cycle detected when simplifying constant for the type
+//! system `records::RECORDS_2024_01_01_A`" (an associated constant would print as
+//! `<impl at file:line>::DEPTH`).
+//!
+//! When the attribute finds a mistake, it emits the function, the errors, and the name and depth
 //! with no dependencies (so upgrades that depend on this one do not report errors of their own;
-//! not for a method, whose `impl` block cannot hold it), and registers nothing.
+//! not for a method, whose `impl` block cannot hold them), and registers nothing.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -50,18 +64,18 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let info = validate::validate(&args, &function, &mut errors);
     if !errors.is_empty() {
-        // A method is in an `impl` block, where the hidden type cannot go.
-        let marker = match function.sig.receiver() {
+        // A method is in an `impl` block, where the hidden items cannot go.
+        let hidden = match function.sig.receiver() {
             Some(_) => TokenStream::new(),
-            None => marker(&function, &[], None),
+            None => hidden_items(&function, &[]),
         };
-        return with_errors(quote!(#function #marker), &errors);
+        return with_errors(quote!(#function #hidden), &errors);
     }
-    let marker = marker(&function, &args.depends_on, args.depends_on_span);
+    let hidden = hidden_items(&function, &args.depends_on);
     let registration = registration(&args, &function, &info);
     quote! {
         #function
-        #marker
+        #hidden
         #registration
     }
 }
@@ -71,51 +85,52 @@ fn with_errors(tokens: TokenStream, errors: &Errors) -> TokenStream {
     quote!(#tokens #errors)
 }
 
-/// `<dep as IsUpgrade>`, spanned on the path the user wrote, so a path that does not resolve or
-/// is not an upgrade is reported there.
-fn as_upgrade(dep: &Path) -> TokenStream {
-    let mut marker_path = dep.clone();
-    if let Some(last) = marker_path.segments.last_mut() {
-        last.ident = marker_ident(&last.ident);
+/// The depth of the dependency `dep`, spanned on the path the user wrote, so a path that does
+/// not resolve or is not an upgrade is reported there: `dep! { DEP }` for a name,
+/// `{ use a::b::dep; dep! { a::b::DEP } }` for a path (see the module docs).
+fn dependency_depth(dep: &Path) -> TokenStream {
+    let mut depth = dep.clone();
+    let Some(last) = depth.segments.last_mut() else {
+        return TokenStream::new();
+    };
+    let name = last.ident.clone();
+    last.ident = depth_ident(&last.ident);
+    if dep.segments.len() == 1 && dep.leading_colon.is_none() {
+        quote_spanned!(dep.span()=> #name! { #depth })
+    } else {
+        quote_spanned!(dep.span()=> { use #dep; #name! { #depth } })
     }
-    quote_spanned!(dep.span()=> <#marker_path as ::upgrader_core::__private::IsUpgrade>)
 }
 
-/// The hidden type of the upgrade function `ident`.
-pub(crate) fn marker_ident(ident: &syn::Ident) -> syn::Ident {
-    syn::Ident::new(&format!("__upgrade_{}", ident.unraw()), ident.span())
+/// The hidden constant holding the depth of the upgrade function `ident`: its name in upper case.
+fn depth_ident(ident: &syn::Ident) -> syn::Ident {
+    syn::Ident::new(&ident.unraw().to_string().to_ascii_uppercase(), ident.span())
 }
 
-/// The hidden type beside the function, and its `IsUpgrade` impl. The impl is spanned on the
-/// `depends_on` list, so each step of a cycle report (E0391) shows the list it goes through.
-fn marker(function: &ItemFn, depends_on: &[Path], depends_on_span: Option<Span>) -> TokenStream {
+/// The upgrade's name in the macro namespace and its depth constant, beside the function. The
+/// constant is spanned on the function's name, so each step of a cycle report (E0391) shows the
+/// upgrade and then the dependency it goes through.
+fn hidden_items(function: &ItemFn, depends_on: &[Path]) -> TokenStream {
     let vis = &function.vis;
     let ident = &function.sig.ident;
-    let id = ident.unraw().to_string();
-    let marker = marker_ident(ident);
-    let depths = depends_on.iter().map(|dep| {
-        let dep = as_upgrade(dep);
-        quote!(#dep::DEPTH)
-    });
+    let depth = depth_ident(ident);
+    let depths = depends_on.iter().map(dependency_depth);
     let count = depends_on.len();
-    let span = depends_on_span.unwrap_or_else(|| ident.span());
-    let implementation = quote_spanned! {span=>
-        #[diagnostic::do_not_recommend]
-        impl ::upgrader_core::__private::IsUpgrade for #marker {
-            const ID: &'static str = #id;
-            const DEPTH: usize = {
-                // A local, not a promoted `&[..]`: fewer queries per link, shorter cycle reports.
-                let depths: [usize; #count] = [#(#depths),*];
-                ::upgrader_core::__private::depth(&depths)
-            };
-        }
+    let constant = quote_spanned! {ident.span()=>
+        #[doc(hidden)]
+        #[allow(unreachable_pub)]
+        #vis const #depth: usize = {
+            // A local, not a promoted `&[..]`: fewer queries per link, shorter cycle reports.
+            let depths: [usize; #count] = [#(#depths),*];
+            ::upgrader_core::__private::depth(&depths)
+        };
     };
     quote! {
         #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code, missing_debug_implementations, unreachable_pub)]
-        #vis struct #marker {}
+        #[allow(unused_imports, unreachable_pub)]
+        #vis use ::upgrader_core::__private::dependency as #ident;
 
-        #implementation
+        #constant
     }
 }
 
@@ -126,10 +141,12 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
     let id = ident.unraw().to_string();
     let info = LitStr::new(info, Span::call_site());
     let checksum = checksum(args, function);
-    let depends_on = args.depends_on.iter().map(|dep| {
-        let dep = as_upgrade(dep);
-        quote!(#dep::ID)
-    });
+    // Ids are function names, so a dependency's id is its path's last segment.
+    let depends_on = args
+        .depends_on
+        .iter()
+        .filter_map(|dep| dep.segments.last())
+        .map(|last| last.ident.unraw().to_string());
 
     // `const RUN: UpgradeFn = name;` under the function's name: a wrong signature is a type
     // mismatch there ("expected fn pointer, found fn item", with both signatures). The hooks the
@@ -169,9 +186,9 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
     );
     // Evaluated (an unused `const` would not be): a dependency cycle is a const-eval cycle, whose
     // report ends "cycle used when const-evaluating" this, under the function's name.
-    let marker = marker_ident(ident);
+    let depth = depth_ident(ident);
     let force = quote_spanned! {ident.span()=>
-        const _: usize = <#marker as ::upgrader_core::__private::IsUpgrade>::DEPTH;
+        const _: usize = #depth;
     };
 
     // `line!()` under the function's name gives the line of `fn`, not of the attribute.
@@ -231,7 +248,7 @@ mod tests {
         pub fn records_2024_03_05_add_version_id(ctx: &mut Context) -> Result<()> { Ok(()) }";
 
     #[test]
-    fn a_good_upgrade_expands_to_function_marker_and_registration() {
+    fn a_good_upgrade_expands_to_function_name_depth_and_registration() {
         let item: TokenStream = UPGRADE.parse().unwrap();
         let out = expanded(
             quote!(
@@ -246,15 +263,15 @@ mod tests {
         for expected in [
             // The function, unchanged.
             "pubfnrecords_2024_03_05_add_version_id(ctx:&mutContext)->Result<()>{Ok(())}",
-            // The hidden type and its impl.
+            // The name in the macro namespace and the depth: a name in scope is read as a macro
+            // call, a path as an import and a macro call.
             "#[doc(hidden)]",
-            "pubstruct__upgrade_records_2024_03_05_add_version_id{}",
-            "impl::upgrader_core::__private::IsUpgradefor__upgrade_records_2024_03_05_add_version_id{constID:&'staticstr=\"records_2024_03_05_add_version_id\";",
-            "constDEPTH:usize={letdepths:[usize;2usize]=[<__upgrade_records_2024_01_10_initialas::upgrader_core::__private::IsUpgrade>::DEPTH,<accounts::__upgrade_accounts_2024_01_01_initialas::upgrader_core::__private::IsUpgrade>::DEPTH];::upgrader_core::__private::depth(&depths)};",
+            "pubuse::upgrader_core::__private::dependencyasrecords_2024_03_05_add_version_id;",
+            "pubconstRECORDS_2024_03_05_ADD_VERSION_ID:usize={letdepths:[usize;2usize]=[records_2024_01_10_initial!{RECORDS_2024_01_10_INITIAL},{useaccounts::accounts_2024_01_01_initial;accounts_2024_01_01_initial!{accounts::ACCOUNTS_2024_01_01_INITIAL}}];::upgrader_core::__private::depth(&depths)};",
             // The registration.
-            "const_:usize=<__upgrade_records_2024_03_05_add_version_idas::upgrader_core::__private::IsUpgrade>::DEPTH;",
+            "const_:usize=RECORDS_2024_03_05_ADD_VERSION_ID;",
             "const__UPGRADER_RUN:::upgrader_core::__private::UpgradeFn=records_2024_03_05_add_version_id;",
-            "&[<__upgrade_records_2024_01_10_initialas::upgrader_core::__private::IsUpgrade>::ID,<accounts::__upgrade_accounts_2024_01_01_initialas::upgrader_core::__private::IsUpgrade>::ID]",
+            "const__UPGRADER_DEPENDS_ON:&[&str]=&[\"records_2024_01_10_initial\",\"accounts_2024_01_01_initial\"];",
             "const__UPGRADER_ESTIMATE:::upgrader_core::__private::EstimateFn=e;",
             "const__UPGRADER_PRE_UPGRADE:::upgrader_core::__private::CheckFn=a;",
             "const__UPGRADER_POST_UPGRADE:::upgrader_core::__private::CheckFn=b;",
@@ -292,7 +309,9 @@ mod tests {
         let mut absolute = Vec::new();
         for i in 1..text.len() - 2 {
             let after_path = match &tokens[i - 1] {
-                TokenTree::Ident(ident) => !["as", "for", "impl"].contains(&ident.to_string().as_str()),
+                TokenTree::Ident(ident) => {
+                    !["as", "for", "impl", "use"].contains(&ident.to_string().as_str())
+                }
                 TokenTree::Punct(punct) => {
                     punct.as_char() == '>' || (punct.as_char() == ':' && punct.spacing() == Spacing::Joint)
                 }
@@ -310,6 +329,22 @@ mod tests {
         assert!(absolute.len() > 10, "{absolute:?}");
         for root in absolute {
             assert!(root == "core" || root == "upgrader_core::__private", "{root}");
+        }
+    }
+
+    #[test]
+    fn a_name_is_called_and_a_path_imported_then_called() {
+        let out = expanded(
+            quote!(depends_on = [a_2024_01_01_x, self::b_2024_01_01_y, ::other::c_2024_01_01_z]),
+            UPGRADE.parse().unwrap(),
+        );
+        for expected in [
+            "a_2024_01_01_x!{A_2024_01_01_X}",
+            "{useself::b_2024_01_01_y;b_2024_01_01_y!{self::B_2024_01_01_Y}}",
+            "{use::other::c_2024_01_01_z;c_2024_01_01_z!{::other::C_2024_01_01_Z}}",
+            "&[\"a_2024_01_01_x\",\"b_2024_01_01_y\",\"c_2024_01_01_z\"]",
+        ] {
+            assert!(out.contains(expected), "missing {expected}\nin {out}");
         }
     }
 
@@ -343,10 +378,11 @@ mod tests {
             out.contains("asyncfnBad(ctx:&mutContext)->Result<()>{Ok(())}"),
             "{out}"
         );
-        // The hidden type stays, without dependencies, so dependents do not fail too; nothing is
-        // registered.
+        // The name and the depth stay, without dependencies, so dependents do not fail too;
+        // nothing is registered.
         assert!(
-            out.contains("struct__upgrade_Bad{}") && out.contains("letdepths:[usize;0usize]=[];"),
+            out.contains("use::upgrader_core::__private::dependencyasBad;")
+                && out.contains("constBAD:usize={letdepths:[usize;0usize]=[];"),
             "{out}"
         );
         assert!(!out.contains("submit!"), "{out}");
@@ -367,7 +403,7 @@ mod tests {
             ["\"`#[upgrade]` applies to functions\"".replace(' ', "")]
         );
         assert!(out.starts_with("pubstructRecords{id:u64,}"), "{out}");
-        assert!(!out.contains("IsUpgrade"), "{out}");
+        assert!(!out.contains("dependency") && !out.contains("depth"), "{out}");
     }
 
     #[test]

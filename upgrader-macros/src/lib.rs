@@ -52,37 +52,53 @@
 //! module (or a function body), not in an `impl` or `trait` block: not `async`, `unsafe`,
 //! `extern`, generic or variadic, without `self`. Its name is the upgrade's id and must be
 //! `<module>_<yyyy>_<mm>_<dd>_<name>` with a real date, or `<repository>_release_<x>_<y>_<z>` (the
-//! rules of `upgrader_core::parse_id`: this crate compiles the same file). Its doc comment is the
+//! rules of `upgrader_core::parse_id`, from the `upgrader-naming` crate both use). Its doc comment is the
 //! upgrade's info and is required. A dependency cannot be the upgrade itself or be listed twice
 //! (dependencies are compared by their last segment, as ids are unique).
 //!
-//! Checked by rustc, under the tokens you wrote: a dependency path that does not resolve; a
-//! dependency that is not an upgrade (the attribute puts a hidden type `__upgrade_<name>` beside
-//! each upgrade function, and `depends_on = [a::b::name]` resolves `a::b::__upgrade_name`, so
-//! anything else is reported as "cannot find type `__upgrade_name`"); the
-//! function's and the hooks' types ("expected fn pointer, found fn item", with both signatures);
-//! and dependency cycles within a crate, which are const-evaluation cycles (E0391) listing the
-//! `depends_on` lists they go through: each upgrade's hidden `DEPTH` constant is one more than
-//! its dependencies', and the expansion forces its evaluation.
+//! Checked by rustc, under the tokens you wrote: a dependency path that does not resolve or is
+//! not an upgrade; the function's and the hooks' types ("expected fn pointer, found fn item",
+//! with both signatures); and dependency cycles within a crate.
 //!
+//! Beside each upgrade function `name`, the attribute puts two hidden items: `name` in the macro
+//! namespace (an import of `upgrader_core::__private::dependency`, a macro that expands to its
+//! input), and a constant `NAME`, its depth: one more than its dependencies'. A dependency `dep`
+//! is read as `dep! { DEP }` and a path `a::b::dep` as `{ use a::b::dep; dep! { a::b::DEP } }`,
+//! so rustc checks the name you wrote first and the messages name upgrades only:
+//! - a misspelt name is "cannot find macro `dep` in this scope", with "a macro with a similar
+//!   name exists" suggesting the upgrade; a misspelt last segment of a path is "unresolved import
+//!   `a::b::dep`", "no `dep` in `b`", with "a similar name exists in the module";
+//! - a name that is not an upgrade is "cannot find macro `dep` in this scope", noting "`dep` is in
+//!   scope, but it is a function, not a macro" (or "imported here" for a path; a struct, a
+//!   module...);
+//! - a cycle is a const-evaluation cycle (E0391) through the depth constants, which the
+//!   expansion forces to be evaluated: "cycle detected when simplifying constant for the type
+//!   system `RECORDS_2024_01_01_A`", then for each upgrade on the cycle "...which requires
+//!   const-evaluating + checking `<module path>::<NAME>`..." under the dependency that leads on.
+//!
+//! A module file re-exports its upgrades' files with `pub use <id>::*;`, which takes the hidden
+//! items along; naming only the function (`pub use <id>::<id>;`) does not, and a dependency
+//! through that module then fails with "cannot find value `<NAME>` in module `<module>`".
+
 //! The attribute also records where the upgrade is (`file!()`, the line of its `fn`, and the
 //! crate's name, version and manifest directory) and a checksum of its code (below).
 //!
 //! # Long chains and `recursion_limit`
 //!
-//! Evaluating a `DEPTH` recurses along the dependency chain until it meets one already
+//! Evaluating a depth constant recurses along the dependency chain until it meets one already
 //! evaluated, and rustc evaluates the forced constants in the order the upgrades appear in the
-//! crate. Written oldest first, a chain costs nothing: each `DEPTH` finds its dependency's
+//! crate. Written oldest first, a chain costs nothing: each depth finds its dependency's
 //! already evaluated (measured: 5,000 upgrades, no limit needed). Met from its end (newest first,
 //! or a module declared before the modules it depends on), the whole chain is evaluated in one
 //! recursion of about one query per link, and rustc caps query depth at the crate's
 //! `recursion_limit`. Measured with rustc 1.95.0, without incremental compilation: with the
 //! default limit (128), a chain of 127 upgrades met from its end builds and one of 130 stops with
 //! "queries overflow the depth limit!"; with `#![recursion_limit = "4096"]` at the crate root,
-//! 4,090 build and 4,100 overflow. (The figure of about 1,000 in the workspace conventions did not
-//! hold for this expansion: an earlier version, whose `DEPTH` read its dependencies through a
-//! promoted `&[..]`, cost two queries per link and overflowed at about 65 with the default limit
-//! and about 2,000 with 4096.) The test `tests/ui-pass/long-chain.rs` keeps a chain of 1,100
+//! 4,090 build and 4,100 overflow; the same with the depth as an associated constant of a hidden
+//! type, as it was before it became a free constant. (The figure of about 1,000 in the workspace
+//! conventions did not hold for this expansion: an earlier version, whose depth read its
+//! dependencies through a promoted `&[..]`, cost two queries per link and overflowed at about 65
+//! with the default limit and about 2,000 with 4096.) The test `tests/ui-pass/long-chain.rs` keeps a chain of 1,100
 //! written newest first, with the 4096 limit; it fails to build without it. Chains split across
 //! crates do not add up: each crate evaluates only its own upgrades' constants.
 //!
@@ -100,6 +116,19 @@ mod expand;
 mod validate;
 
 use proc_macro::TokenStream;
+
+/// Expands to its input. Not public API: generated code reaches it as
+/// `upgrader_core::__private::dependency`.
+///
+/// The attribute imports this macro under each upgrade's name (`use .. as <name>;`, in the macro
+/// namespace, where a module of the same name does not shadow it) and reads a dependency
+/// `a::b::<name>` as `a::b::<name>! { a::b::<NAME> }`: a path that does not name an upgrade is
+/// reported at the name the user wrote, and the hidden constant inside is never looked up.
+#[doc(hidden)]
+#[proc_macro]
+pub fn dependency(tokens: TokenStream) -> TokenStream {
+    tokens
+}
 
 /// Registers an upgrade: `#[upgrade(depends_on = [...], estimate = f, pre_upgrade = f,
 /// post_upgrade = f)]` on `fn <id>(ctx: &mut Context) -> Result<()>`. See the crate docs.

@@ -1,8 +1,8 @@
 //! A chain of 1,100 upgrades in one crate, written newest first, so rustc evaluates the chain
-//! from its end: the first `DEPTH` it meets recurses through all 1,100, about one query deep per
-//! link. Without the `recursion_limit` below (the default is 128), rustc 1.95 stops with "queries
+//! from its end: the first depth constant it meets recurses through all 1,100, about one query
+//! deep per link. Without the `recursion_limit` below (the default is 128), rustc 1.95 stops with "queries
 //! overflow the depth limit!" (measured: 127 links build, 130 do not); 4096 lets about 4,090
-//! through. Written oldest first, the same chain needs no limit (each `DEPTH` finds its dependency's
+//! through. Written oldest first, the same chain needs no limit (each depth finds its dependency's
 //! already evaluated). The steps are written by this loop (sh):
 //!
 //! ```text

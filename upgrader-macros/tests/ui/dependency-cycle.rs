@@ -1,3 +1,6 @@
+//! A cycle of two upgrades. It used to name `<impl at file:line>::DEPTH` four times per upgrade,
+//! never the upgrades.
+
 use upgrader_core::{Context, Result, upgrade};
 
 /// One half of a cycle.
