@@ -99,7 +99,55 @@ upgrader_tests::on_every_backend!(
     mark_pending_makes_an_upgrade_run_again,
     typed_diesel_queries_work_through_the_context,
     adopts_the_seed_systems_history_table,
+    an_embedding_application_receives_the_runs_events_through_tracing,
 );
+
+/// What a `tracing` subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs_upgrade(ctx: &mut Context) -> upgrader_core::Result<()> {
+    ctx.log("halfway through the work");
+    Ok(())
+}
+
+// `Unattended` kept the engine's lines in memory only: an embedded runner had no logs.
+fn an_embedding_application_receives_the_runs_events_through_tracing(db: &TestDb) {
+    let logs =
+        Upgrade::new("log_2024_01_04_logs", "Logs.", logs_upgrade).with_depends_on(&["log_2024_01_03_third"]);
+    let mut engine = engine(db, Registry::new([THIRD, CREATE, SECOND, logs], []));
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || run(&mut engine)).unwrap();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "plan: 4 upgrade(s) to apply",
+        "upgrade started upgrade=\"log_2024_01_01_create\" number=1 of=4",
+        "upgrade finished upgrade=\"log_2024_01_03_third\" duration_ms=",
+        "halfway through the work upgrade=\"log_2024_01_04_logs\"",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in:\n{text}");
+    }
+    assert!(
+        text.lines().all(|l| l.contains(" upgrader: ")),
+        "target `upgrader`:\n{text}"
+    );
+}
 
 fn applies_in_order_and_records_each(db: &TestDb) {
     let mut engine = engine(db, chain());

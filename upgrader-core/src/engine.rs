@@ -8,6 +8,7 @@ use crate::blocked;
 use crate::connection::{AnyConnection, Backend};
 use crate::context::{Context, Interaction};
 use crate::error::{CheckFailure, Error};
+use crate::events::Traced;
 use crate::graph::{Plan, Registry};
 use crate::history::{self, AppliedRecord, InProgress, Method};
 use crate::lock::{self, RunLock};
@@ -361,6 +362,15 @@ impl Engine {
         upgrades: &[Upgrade],
         ui: &mut dyn Interaction,
     ) -> Vec<(String, Option<Duration>)> {
+        self.estimates_of(upgrades, &mut Traced(ui))
+    }
+
+    /// [`Engine::estimates`], for the engine's own calls (whose `ui` is already traced).
+    fn estimates_of(
+        &mut self,
+        upgrades: &[Upgrade],
+        ui: &mut dyn Interaction,
+    ) -> Vec<(String, Option<Duration>)> {
         let mut out = Vec::with_capacity(upgrades.len());
         for upgrade in upgrades {
             let Some(estimate) = upgrade.estimate else {
@@ -384,8 +394,9 @@ impl Engine {
     /// Everything `run` would check, without applying anything: the database's state, the
     /// estimates, and the pre-run checks and pending upgrades' `pre_upgrade`s.
     pub fn check(&mut self, ui: &mut dyn Interaction) -> Result<CheckReport, Error> {
+        let ui = &mut Traced(ui);
         let status = self.status()?;
-        let estimates = self.estimates(&status.pending, ui);
+        let estimates = self.estimates_of(&status.pending, ui);
         let failures = if status.pending.is_empty() {
             Vec::new()
         } else {
@@ -452,6 +463,7 @@ impl Engine {
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
     /// the wait timeout.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
+        let ui = &mut Traced(ui);
         self.session_timeouts(self.timeouts.bounded(options.lock_timeout))?;
         let result = self.run_bounded(ui, options);
         // The upgrades set the engine's own timeouts back; after an early return, this does.
@@ -482,9 +494,10 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunPreview, Error> {
+        let ui = &mut Traced(ui);
         self.session_timeouts(self.timeouts.bounded(options.lock_timeout))?;
         let result = self.status().map(|status| {
-            let estimates = self.estimates(&status.pending, ui);
+            let estimates = self.estimates_of(&status.pending, ui);
             RunPreview { status, estimates }
         });
         let restored = self.session_timeouts(self.timeouts);
@@ -525,8 +538,10 @@ impl Engine {
         if pending.is_empty() {
             return Ok(report);
         }
+        tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
         let failures = self.run_checks(Phase::PreRun, &pending, ui);
         if !failures.is_empty() {
+            tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
             return Err(Error::PreChecksFailed { failures });
         }
         // After the checks: a database that refuses writes is reported by them, not by this.
@@ -619,6 +634,7 @@ impl Engine {
     /// Records every active upgrade as applied without running it: for a database just created
     /// at the latest schema. Returns the ids recorded (those not already in the history).
     pub fn populate(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<Vec<String>, Error> {
+        let ui = &mut Traced(ui);
         self.with_lock(ui, options.lock_timeout, |engine, _| {
             let status = engine.status()?;
             // An interrupted upgrade's changes are unknown: the operator settles it first.
@@ -655,6 +671,7 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
+        let ui = &mut Traced(ui);
         self.with_lock(ui, options.lock_timeout, |engine, _| {
             let status = engine.status()?;
             let pending: HashSet<&str> = status.pending.iter().map(|u| u.id).collect();
@@ -711,6 +728,7 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
+        let ui = &mut Traced(ui);
         self.with_lock(ui, options.lock_timeout, |engine, _| {
             let status = engine.status()?;
             let recorded: HashSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
@@ -771,6 +789,7 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<(), Error> {
+        let ui = &mut Traced(ui);
         self.with_lock(ui, options.lock_timeout, |engine, _| {
             let interrupted = history::in_progress(&mut engine.conn)?;
             if !interrupted.iter().any(|i| i.upgrade == id) {

@@ -41,6 +41,7 @@ mod connection;
 mod context;
 mod engine;
 mod error;
+mod events;
 mod graph;
 pub mod history;
 mod lock;
