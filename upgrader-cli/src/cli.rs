@@ -24,6 +24,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) connect_timeout: Option<u64>,
 
+    /// The table that holds the history [default: `history_table` in upgrader.toml, else
+    /// upgrade]: lowercase letters, digits and _, at most 48 characters.
+    #[arg(long, global = true, value_name = "NAME", value_parser = clap::builder::ValueParser::new(upgrader_core::HistoryTable::new))]
+    pub(crate) history_table: Option<upgrader_core::HistoryTable>,
+
     /// The configuration file.
     #[arg(long, global = true, default_value = "upgrader.toml")]
     pub(crate) config: PathBuf,

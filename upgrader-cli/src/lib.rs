@@ -26,7 +26,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use serde_json::json;
-use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions};
+use upgrader_core::{Config, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions};
 
 use crate::cli::{Cli, Command, Confirmation, Create, Show};
 use crate::output::{duration, first_line, table};
@@ -101,6 +101,7 @@ struct Settings {
     url: DatabaseUrl,
     packages: Option<Vec<String>>,
     lock_timeout: Option<u64>,
+    history_table: HistoryTable,
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -118,25 +119,28 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         url: DatabaseUrl::parse(&url)?.with_connect_timeout(connect_timeout),
         packages: config.packages,
         lock_timeout: config.lock_timeout_secs,
+        history_table: cli
+            .history_table
+            .clone()
+            .or(config.history_table)
+            .unwrap_or_default(),
     })
 }
 
 /// The engine, for the commands that write.
 fn open(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(Engine::open(
-        &settings.url,
-        Registry::linked(),
-        settings.packages.as_deref(),
-    )?)
+    Ok(
+        Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?
+            .with_history_table(settings.history_table.clone()),
+    )
 }
 
 /// The engine, for the commands that only look: a missing SQLite file is not created.
 fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(Engine::inspect(
-        &settings.url,
-        Registry::linked(),
-        settings.packages.as_deref(),
-    )?)
+    Ok(
+        Engine::inspect(&settings.url, Registry::linked(), settings.packages.as_deref())?
+            .with_history_table(settings.history_table.clone()),
+    )
 }
 
 fn run_options(settings: &Settings, confirmation: &Confirmation) -> RunOptions {
@@ -183,13 +187,19 @@ fn timestamp(t: &chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// When an upgrade was applied: `unknown` (table) or `null` (JSON) when the history holds a value
+/// that is not a time.
+fn applied_at(t: Option<&chrono::NaiveDateTime>) -> String {
+    t.map_or_else(|| "unknown".to_owned(), timestamp)
+}
+
 fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let mut engine = inspect(settings)?;
     let applied = engine.applied()?;
     if json {
         let rows: Vec<_> = applied
             .iter()
-            .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
+            .map(|r| json!({"upgrade": r.upgrade, "applied": r.applied.as_ref().map(timestamp), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
@@ -203,7 +213,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         .map(|r| {
             vec![
                 r.upgrade.clone(),
-                timestamp(&r.applied),
+                applied_at(r.applied.as_ref()),
                 r.duration_ms.map_or("-".into(), |ms| {
                     duration(Duration::from_millis(ms.unsigned_abs()))
                 }),

@@ -13,6 +13,7 @@ use crate::error::Error;
 /// packages = ["accounts", "records"]   # only these modules take part
 /// lock_timeout_secs = 600
 /// connect_timeout_secs = 10
+/// history_table = "upgrade"            # the table that holds the history
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +26,8 @@ pub struct Config {
     pub lock_timeout_secs: Option<u64>,
     /// How long connecting to a server may take, in seconds.
     pub connect_timeout_secs: Option<u64>,
+    /// The table that holds the history (default `upgrade`), checked when the file is read.
+    pub history_table: Option<crate::history::HistoryTable>,
 }
 
 impl Config {

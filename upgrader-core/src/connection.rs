@@ -112,7 +112,9 @@ impl AnyConnection {
         }
     }
 
-    pub(crate) fn configure(&mut self) -> QueryResult<()> {
+    /// Sets the session up. `writes` is false for a connection that only reads (an SQLite file
+    /// opened read-only), which must leave the file as it is.
+    pub(crate) fn configure(&mut self, writes: bool) -> QueryResult<()> {
         match self {
             // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
             AnyConnection::Sqlite(c) => {
@@ -122,7 +124,9 @@ impl AnyConnection {
                 // locked" at once (no busy wait) when runners start together. Such a connection
                 // goes on without switching: another one switches, and the busy timeout covers
                 // the rest.
-                let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
+                if writes {
+                    let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
+                }
                 Ok(())
             }
             // Name the session, so a runner waiting for the lock can say who holds it.

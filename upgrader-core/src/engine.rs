@@ -8,7 +8,7 @@ use crate::connection::{AnyConnection, Backend};
 use crate::context::{Context, Interaction};
 use crate::error::{CheckFailure, Error};
 use crate::graph::{Plan, Registry};
-use crate::history::{self, AppliedRecord, InProgress, Method};
+use crate::history::{self, AppliedRecord, HistoryTable, InProgress, Method};
 use crate::lock::{self, RunLock};
 use crate::upgrade::{CheckFn, Phase, Upgrade};
 use crate::url::DatabaseUrl;
@@ -137,6 +137,7 @@ pub struct Engine {
     conn: AnyConnection,
     registry: Registry,
     plan: Plan,
+    history: HistoryTable,
 }
 
 impl Engine {
@@ -146,7 +147,8 @@ impl Engine {
     }
 
     /// Like [`Engine::open`], for looking only (`show`, `check`): an SQLite file that does not
-    /// exist is not created, but read as the empty database it would be.
+    /// exist is not created, but read as the empty database it would be; one that exists is
+    /// opened read-only ([`DatabaseUrl::connect_read_only`]).
     pub fn inspect(
         url: &DatabaseUrl,
         registry: Registry,
@@ -154,7 +156,7 @@ impl Engine {
     ) -> Result<Engine, Error> {
         Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
             Some(path) if !path.exists() => DatabaseUrl::parse(":memory:")?.connect(),
-            _ => url.connect(),
+            _ => url.connect_read_only(),
         })
     }
 
@@ -172,7 +174,22 @@ impl Engine {
             conn,
             registry,
             plan,
+            history: HistoryTable::default(),
         })
+    }
+
+    /// The same engine, keeping the database's history in `table` (default `upgrade`) and the
+    /// upgrades that started in `<table>_in_progress`: another name leaves a table called
+    /// `upgrade` that is not a history alone, and gives each of several applications (tenants)
+    /// sharing one database a history of its own.
+    pub fn with_history_table(mut self, table: HistoryTable) -> Engine {
+        self.history = table;
+        self
+    }
+
+    /// The table that holds the history.
+    pub fn history_table(&self) -> &HistoryTable {
+        &self.history
     }
 
     /// The backend of the database.
@@ -197,13 +214,15 @@ impl Engine {
 
     /// The history, oldest first.
     pub fn applied(&mut self) -> Result<Vec<AppliedRecord>, Error> {
-        history::applied(&mut self.conn)
+        history::applied(&mut self.conn, &self.history)
     }
 
     /// The database's state against the linked upgrades. Reads only.
     pub fn status(&mut self) -> Result<Status, Error> {
-        let applied = history::applied(&mut self.conn)?;
-        let mut interrupted = history::in_progress(&mut self.conn)?;
+        let history::History {
+            applied,
+            in_progress: mut interrupted,
+        } = history::read(&mut self.conn, &self.history)?;
         let mut running = Vec::new();
         // A start mark is an interruption only when no runner is alive to finish it.
         if !interrupted.is_empty()
@@ -375,11 +394,9 @@ impl Engine {
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         // Nothing to do: return without queueing for the lock. Anything else (even a start mark,
         // which may be a live runner's) is looked at again holding the lock.
-        if history::is_ready(&mut self.conn) {
-            let status = self.status()?;
-            if status.pending.is_empty() && status.interrupted.is_empty() && status.running.is_empty() {
-                return Ok(RunReport::default());
-            }
+        let status = self.status()?;
+        if status.pending.is_empty() && status.interrupted.is_empty() && status.running.is_empty() {
+            return Ok(RunReport::default());
         }
         self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
     }
@@ -391,6 +408,9 @@ impl Engine {
         timeout: Duration,
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        // A history that cannot be read, or a table that is not one, is refused before anything
+        // is taken or written.
+        history::read(&mut self.conn, &self.history)?;
         let lock = RunLock::acquire(&self.url, &mut self.conn, timeout, ui)?;
         let result = f(self, ui);
         let released = lock.release(&mut self.conn);
@@ -417,7 +437,7 @@ impl Engine {
             return Err(Error::PreChecksFailed { failures });
         }
         // After the checks: a database that refuses writes is reported by them, not by this.
-        history::setup(&mut self.conn)?;
+        history::setup(&mut self.conn, &self.history)?;
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
             ui.upgrade_started(upgrade.id, index, total);
@@ -455,7 +475,8 @@ impl Engine {
         let transactional = self.backend().has_transactional_ddl();
         let fail = |e: Error| (e.to_string(), true);
         if !transactional {
-            history::mark_started(&mut self.conn, upgrade.id, &lock::runner()).map_err(fail)?;
+            history::mark_started(&mut self.conn, &self.history, upgrade.id, &lock::runner())
+                .map_err(fail)?;
         }
         let started = Instant::now();
         self.conn.begin().map_err(|e| (e.to_string(), true))?;
@@ -467,6 +488,7 @@ impl Engine {
             if transactional {
                 history::record(
                     &mut self.conn,
+                    &self.history,
                     upgrade.id,
                     Some(millis),
                     upgrade.checksum,
@@ -481,8 +503,15 @@ impl Engine {
             Ok(()) => self
                 .conn
                 .transaction(|conn| {
-                    history::record(conn, upgrade.id, Some(millis), upgrade.checksum, Method::Run)?;
-                    history::clear_started(conn, upgrade.id)
+                    history::record(
+                        conn,
+                        &self.history,
+                        upgrade.id,
+                        Some(millis),
+                        upgrade.checksum,
+                        Method::Run,
+                    )?;
+                    history::clear_started(conn, &self.history, upgrade.id)
                 })
                 .map(|()| duration)
                 .map_err(|e| (e.to_string(), false)),
@@ -491,7 +520,7 @@ impl Engine {
                 if !transactional {
                     // Its DDL may have been committed: keep the mark, with the reason, so the
                     // operator decides (`resolve`).
-                    let _ = history::mark_failed(&mut self.conn, upgrade.id, &reason);
+                    let _ = history::mark_failed(&mut self.conn, &self.history, upgrade.id, &reason);
                 }
                 Err((reason, transactional))
             }
@@ -502,7 +531,6 @@ impl Engine {
     /// at the latest schema. Returns the ids recorded (those not already in the history).
     pub fn populate(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
             let recorded: BTreeSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
             let missing: Vec<Upgrade> = engine
@@ -512,12 +540,15 @@ impl Engine {
                 .filter(|u| !recorded.contains(u.id))
                 .copied()
                 .collect();
-            engine.conn.transaction(|conn| {
-                for upgrade in &missing {
-                    history::record(conn, upgrade.id, None, upgrade.checksum, Method::Populate)?;
-                }
-                Ok::<_, Error>(())
-            })?;
+            // The history tables are set up (a seed table adopted) only to write something.
+            if missing.is_empty() {
+                return Ok(Vec::new());
+            }
+            history::setup(&mut engine.conn, &engine.history)?;
+            let records: Vec<history::Record<'_>> = missing.iter().map(unrun).collect();
+            engine
+                .conn
+                .transaction(|conn| history::record_all(conn, &engine.history, &records, Method::Populate))?;
             Ok(missing.iter().map(|u| u.id.to_owned()).collect())
         })
     }
@@ -532,7 +563,6 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let status = engine.status()?;
             let pending: HashSet<&str> = status.pending.iter().map(|u| u.id).collect();
             let mut marked = Vec::new();
@@ -556,12 +586,14 @@ impl Engine {
                 }
                 marked.push(upgrade);
             }
-            engine.conn.transaction(|conn| {
-                for upgrade in &marked {
-                    history::record(conn, upgrade.id, None, upgrade.checksum, Method::Mark)?;
-                }
-                Ok::<_, Error>(())
-            })?;
+            if marked.is_empty() {
+                return Ok(Vec::new());
+            }
+            history::setup(&mut engine.conn, &engine.history)?;
+            let records: Vec<history::Record<'_>> = marked.iter().map(unrun).collect();
+            engine
+                .conn
+                .transaction(|conn| history::record_all(conn, &engine.history, &records, Method::Mark))?;
             Ok(marked.iter().map(|u| u.id.to_owned()).collect())
         })
     }
@@ -579,12 +611,15 @@ impl Engine {
             }
         }
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
             let recorded: HashSet<String> = engine.applied()?.into_iter().map(|r| r.upgrade).collect();
             let removed: Vec<String> = ids.iter().filter(|id| recorded.contains(*id)).cloned().collect();
+            if removed.is_empty() {
+                return Ok(removed);
+            }
+            history::setup(&mut engine.conn, &engine.history)?;
             engine.conn.transaction(|conn| {
                 for id in &removed {
-                    history::forget(conn, id)?;
+                    history::forget(conn, &engine.history, id)?;
                 }
                 Ok::<_, Error>(())
             })?;
@@ -602,20 +637,20 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<(), Error> {
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            history::setup(&mut engine.conn)?;
-            let interrupted = history::in_progress(&mut engine.conn)?;
+            let interrupted = history::in_progress(&mut engine.conn, &engine.history)?;
             if !interrupted.iter().any(|i| i.upgrade == id) {
                 return Err(Error::Refused {
                     reason: format!("`{id}` is not an interrupted upgrade"),
                     hint: "`upgrader check` lists the interrupted upgrades".into(),
                 });
             }
+            history::setup(&mut engine.conn, &engine.history)?;
             let checksum = engine.registry.get(id).and_then(|u| u.checksum);
             engine.conn.transaction(|conn| {
                 if !retry {
-                    history::record(conn, id, None, checksum, Method::Resolve)?;
+                    history::record(conn, &engine.history, id, None, checksum, Method::Resolve)?;
                 }
-                history::clear_started(conn, id)
+                history::clear_started(conn, &engine.history, id)
             })
         })
     }
@@ -624,6 +659,15 @@ impl Engine {
         self.plan
             .get(id)
             .ok_or_else(|| Error::UnknownUpgrade { id: id.to_owned() })
+    }
+}
+
+/// An upgrade recorded without running it.
+fn unrun(upgrade: &Upgrade) -> history::Record<'static> {
+    history::Record {
+        id: upgrade.id,
+        duration_ms: None,
+        checksum: upgrade.checksum,
     }
 }
 

@@ -54,6 +54,7 @@ pub use engine::{
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
+pub use history::HistoryTable;
 pub use naming::{ParsedId, parse_id};
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;

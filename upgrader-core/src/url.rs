@@ -89,6 +89,19 @@ impl DatabaseUrl {
 
     /// Opens a connection.
     pub fn connect(&self) -> Result<AnyConnection, Error> {
+        self.open(true)
+    }
+
+    /// Opens a connection that only reads. An SQLite file is opened read-only and left exactly
+    /// as it is: not switched to WAL, and without the `-wal` and `-shm` files SQLite would create
+    /// beside a WAL file that no connection has open (it is then opened as immutable: reading
+    /// it needs no lock, and nothing else is writing it). A server is connected to as by
+    /// [`DatabaseUrl::connect`].
+    pub fn connect_read_only(&self) -> Result<AnyConnection, Error> {
+        self.open(false)
+    }
+
+    fn open(&self, writes: bool) -> Result<AnyConnection, Error> {
         let fail = |source: diesel::ConnectionError| Error::Connect {
             url: self.redacted(),
             backend: self.backend,
@@ -106,16 +119,31 @@ impl DatabaseUrl {
                         reason: format!("directory {} does not exist", dir.display()),
                     });
                 }
-                AnyConnection::Sqlite(SqliteConnection::establish(&self.target).map_err(fail)?)
+                let target = match writes {
+                    true => self.target.clone(),
+                    false => sqlite_read_only_uri(&self.target),
+                };
+                AnyConnection::Sqlite(SqliteConnection::establish(&target).map_err(fail)?)
             }
             Backend::Postgres => AnyConnection::Postgres(self.establish_within()?.map_err(fail)?),
             Backend::Mysql => AnyConnection::Mysql(self.establish_within()?.map_err(fail)?),
         };
-        conn.configure().map_err(|e| Error::Connect {
+        conn.configure(writes).map_err(|e| Error::Connect {
             url: self.redacted(),
             backend: self.backend,
             reason: one_line(&e.to_string()),
         })?;
+        if self.backend == Backend::Sqlite {
+            // SQLite opens any file, and reads it at the first query: a file that is not a
+            // database (or is damaged, or locked for longer than the busy timeout) is an error
+            // now, not an empty database.
+            conn.query_i64("SELECT COUNT(*) AS value FROM sqlite_master")
+                .map_err(|e| Error::Connect {
+                    url: self.redacted(),
+                    backend: self.backend,
+                    reason: one_line(&e.to_string()),
+                })?;
+        }
         Ok(conn)
     }
 
@@ -167,6 +195,32 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// The URI that opens the SQLite file `path` read-only (see [`DatabaseUrl::connect_read_only`]).
+fn sqlite_read_only_uri(path: &str) -> String {
+    let mut uri = String::from(if path.starts_with('/') { "file://" } else { "file:" });
+    for c in path.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro");
+    // A WAL file (header bytes 18 and 19 are 2) without a `-wal` file beside it: no connection
+    // has it open, and every byte of it is in the file itself.
+    let mut header = [0u8; 20];
+    let is_wal = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+        .is_ok_and(|()| header.starts_with(b"SQLite format 3\0") && header[18] == 2 && header[19] == 2);
+    let mut wal = std::ffi::OsString::from(path);
+    wal.push("-wal");
+    if is_wal && !Path::new(&wal).exists() {
+        uri.push_str("&immutable=1");
+    }
+    uri
 }
 
 fn redact(url: &str) -> String {

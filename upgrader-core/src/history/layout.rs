@@ -1,0 +1,278 @@
+//! What is in the place of the history: nothing, the seed system's table, the engine's own, or a
+//! table the engine must not touch. Decided from the catalog (the table's kind and columns),
+//! never from a query that failed.
+
+use diesel::QueryableByName;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::sql::{bind_query, in_english};
+use crate::connection::{AnyConnection, with_conn};
+use crate::error::Error;
+
+/// The columns of the seed system's history.
+const SEED: [&str; 2] = ["upgrade", "applied"];
+/// The columns the engine adds to it.
+const ADDED: [&str; 3] = ["duration_ms", "checksum", "method"];
+/// The columns of the table of started upgrades.
+const IN_PROGRESS: [&str; 4] = ["upgrade", "started", "runner", "error"];
+
+/// A table (or view) as the catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Relation {
+    /// `true` for a table, `false` for a view or anything else that is not one.
+    pub(crate) is_table: bool,
+    /// What the catalog calls it (`table`, `view`, `BASE TABLE`, `r`, ...).
+    pub(crate) kind: String,
+    /// Its columns, in order, with their types as the catalog names them.
+    pub(crate) columns: Vec<(String, String)>,
+}
+
+impl Relation {
+    fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    fn has(&self, column: &str) -> bool {
+        self.columns
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(column))
+    }
+
+    pub(crate) fn type_of(&self, column: &str) -> String {
+        self.columns
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(column))
+            .map(|(_, ty)| ty.to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// Columns that are none of `known`.
+    fn others(&self, known: &[&str]) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|(name, _)| !known.iter().any(|k| name.eq_ignore_ascii_case(k)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// What the history table holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// No such table: a database without a history yet.
+    Absent,
+    /// The seed system's table (`upgrade`, `applied`), not adopted yet; `applied` has this type.
+    Seed { applied_type: String },
+    /// The engine's own table; `applied` has this type (the seed's, when it was adopted).
+    Engine { applied_type: String },
+}
+
+impl Layout {
+    pub(crate) fn applied_type(&self) -> &str {
+        match self {
+            Layout::Absent => "",
+            Layout::Seed { applied_type } | Layout::Engine { applied_type } => applied_type,
+        }
+    }
+}
+
+/// Reads the catalog for the history table `table` and its table of started upgrades
+/// `in_progress`. A table in their place that is not one the engine can read as a history is
+/// [`Error::ForeignHistoryTable`]; a catalog that cannot be read is
+/// [`Error::HistoryUnreadable`].
+pub(crate) fn layout(conn: &mut AnyConnection, table: &str, in_progress: &str) -> Result<Layout, Error> {
+    let history = relation(conn, table)?;
+    let started = relation(conn, in_progress)?;
+    let layout = match &history {
+        None => Layout::Absent,
+        Some(history) => classify(table, history)?,
+    };
+    match (&layout, started) {
+        (Layout::Engine { .. }, None) => Err(Error::HistoryUnreadable {
+            table: in_progress.to_owned(),
+            cause: "the history has the engine's layout but this table, which goes with it, does not exist"
+                .into(),
+        }),
+        (Layout::Engine { .. }, Some(started)) => {
+            if !started.is_table {
+                return Err(foreign(
+                    in_progress,
+                    &started,
+                    format!("it is a {}, not a table", started.kind),
+                ));
+            }
+            let missing: Vec<&str> = IN_PROGRESS.iter().copied().filter(|c| !started.has(c)).collect();
+            let others = started.others(&IN_PROGRESS);
+            if !missing.is_empty() || !others.is_empty() {
+                return Err(foreign(
+                    in_progress,
+                    &started,
+                    describe(&missing, &others, "the engine's table of started upgrades"),
+                ));
+            }
+            Ok(layout)
+        }
+        (_, Some(started)) => Err(foreign(
+            in_progress,
+            &started,
+            format!("the engine did not make it: there is no history `{table}` that goes with it"),
+        )),
+        (_, None) => Ok(layout),
+    }
+}
+
+fn classify(table: &str, history: &Relation) -> Result<Layout, Error> {
+    if !history.is_table {
+        return Err(foreign(
+            table,
+            history,
+            format!("it is a {}, not a table", history.kind),
+        ));
+    }
+    let missing: Vec<&str> = SEED.iter().copied().filter(|c| !history.has(c)).collect();
+    let mut known = SEED.to_vec();
+    known.extend(ADDED);
+    let others = history.others(&known);
+    if !missing.is_empty() || !others.is_empty() {
+        return Err(foreign(table, history, describe(&missing, &others, "a history")));
+    }
+    let applied_type = history.type_of("applied");
+    // All of the engine's columns: its own layout. Some of them: an adoption that stopped half-way
+    // (MySQL commits each `ALTER` at once); its rows are still the seed's.
+    Ok(if ADDED.iter().all(|c| history.has(c)) {
+        Layout::Engine { applied_type }
+    } else {
+        Layout::Seed { applied_type }
+    })
+}
+
+fn describe(missing: &[&str], others: &[String], what: &str) -> String {
+    let list = |names: Vec<&str>| {
+        let plural = if names.len() == 1 { "column" } else { "columns" };
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!("{plural} {}", names.join(", "))
+    };
+    let missing = (!missing.is_empty()).then(|| format!("no {}", list(missing.to_vec())));
+    let others = (!others.is_empty()).then(|| {
+        format!(
+            "{} that {what} does not have",
+            list(others.iter().map(String::as_str).collect())
+        )
+    });
+    match (missing, others) {
+        (Some(missing), Some(others)) => format!("it has {missing}, and {others}"),
+        (Some(one), None) | (None, Some(one)) => format!("it has {one}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn foreign(table: &str, relation: &Relation, reason: String) -> Error {
+    Error::ForeignHistoryTable {
+        table: table.to_owned(),
+        columns: relation.names(),
+        reason,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Kind {
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+#[derive(QueryableByName)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    ty: String,
+}
+
+/// The table or view `name` in the database the connection uses (SQLite: the main database;
+/// PostgreSQL: the one an unqualified name resolves to, through `search_path`; MySQL: the
+/// current database), or `None` when there is none.
+pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+    let unreadable = |cause: diesel::result::Error| Error::HistoryUnreadable {
+        table: name.to_owned(),
+        cause: Box::new(cause),
+    };
+    let (kind_sql, columns_sql, bound) = match conn {
+        AnyConnection::Sqlite(_) => (
+            "SELECT type AS kind FROM sqlite_master WHERE type IN ('table', 'view') AND lower(name) = lower(?)",
+            "SELECT name, CAST(type AS TEXT) AS ty FROM pragma_table_info(?) ORDER BY cid",
+            name.to_owned(),
+        ),
+        // The catalog, which every role may read, rather than `information_schema`, which hides
+        // the tables a role has no privilege on.
+        AnyConnection::Postgres(_) => (
+            "SELECT CAST(c.relkind AS TEXT) AS kind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(?)",
+            "SELECT CAST(a.attname AS TEXT) AS name, CAST(CAST(a.atttypid AS regtype) AS TEXT) AS ty \
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum",
+            format!("\"{name}\""),
+        ),
+        AnyConnection::Mysql(_) => (
+            "SELECT CAST(TABLE_TYPE AS CHAR) AS kind FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            "SELECT CAST(COLUMN_NAME AS CHAR) AS name, CAST(DATA_TYPE AS CHAR) AS ty \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+             ORDER BY ORDINAL_POSITION",
+            name.to_owned(),
+        ),
+    };
+    let backend = conn.backend();
+    let kinds: Vec<Kind> = with_conn!(conn, c => bind_query(backend, kind_sql)
+        .bind::<Text, _>(&bound)
+        .load(c))
+    .map_err(unreadable)?;
+    let Some(Kind { kind }) = kinds.into_iter().next() else {
+        return match conn {
+            AnyConnection::Mysql(_) => mysql_absent(conn, name),
+            _ => Ok(None),
+        };
+    };
+    let columns: Vec<Column> = with_conn!(conn, c => bind_query(backend, columns_sql)
+        .bind::<Text, _>(&bound)
+        .load(c))
+    .map_err(unreadable)?;
+    let is_table = match conn {
+        AnyConnection::Sqlite(_) => kind == "table",
+        // Ordinary and partitioned tables.
+        AnyConnection::Postgres(_) => kind == "r" || kind == "p",
+        _ => kind != "VIEW",
+    };
+    let kind = match (conn.backend(), kind.as_str()) {
+        (crate::Backend::Postgres, "v") => "view".to_owned(),
+        (crate::Backend::Postgres, "m") => "materialized view".to_owned(),
+        (crate::Backend::Postgres, "f") => "foreign table".to_owned(),
+        (crate::Backend::Postgres, other) => format!("relation of kind `{other}`"),
+        _ => kind.to_lowercase(),
+    };
+    Ok(Some(Relation {
+        is_table,
+        kind,
+        columns: columns.into_iter().map(|c| (c.name, c.ty)).collect(),
+    }))
+}
+
+/// `information_schema` shows a MySQL user only the tables it has some privilege on, so a table
+/// missing from it may still exist. Selecting from it tells: "doesn't exist" (error 1146) when
+/// the user could see it if it existed; "command denied" (1142) when the user cannot read such
+/// a table at all, which the server answers whether it exists or not: then nobody can tell.
+fn mysql_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+    let probe = in_english(conn, |conn| {
+        conn.execute(&format!("SELECT 1 FROM \"{name}\" WHERE 1 = 0"))
+    });
+    match probe {
+        Err(e) if e.to_string().contains("doesn't exist") => Ok(None),
+        Err(e) => Err(Error::HistoryUnreadable {
+            table: name.to_owned(),
+            cause: Box::new(e),
+        }),
+        Ok(_) => Err(Error::HistoryUnreadable {
+            table: name.to_owned(),
+            cause: "the table answers queries but the catalog does not show it".into(),
+        }),
+    }
+}
