@@ -119,9 +119,18 @@ impl DatabaseUrl {
                         reason: format!("directory {} does not exist", dir.display()),
                     });
                 }
+                let header = SqliteHeader::read(Path::new(&self.target));
+                if header == SqliteHeader::Foreign {
+                    // SQLite reads some such files (a single byte) as an empty database.
+                    return Err(Error::Connect {
+                        url: self.redacted(),
+                        backend: self.backend,
+                        reason: "file is not a database (it does not start with the SQLite header)".into(),
+                    });
+                }
                 let target = match writes {
                     true => self.target.clone(),
-                    false => sqlite_read_only_uri(&self.target),
+                    false => sqlite_read_only_uri(&self.target, header),
                 };
                 AnyConnection::Sqlite(SqliteConnection::establish(&target).map_err(fail)?)
             }
@@ -197,8 +206,37 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// What the start of an SQLite path says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqliteHeader {
+    /// Nothing to read: no file, an empty file (an empty database), a directory, no permission;
+    /// SQLite says what it makes of it.
+    Unread,
+    /// An SQLite database; `wal` when it is in WAL mode (header bytes 18 and 19 are 2).
+    Sqlite { wal: bool },
+    /// Bytes that are not an SQLite database's.
+    Foreign,
+}
+
+impl SqliteHeader {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+    fn read(path: &Path) -> SqliteHeader {
+        let mut header = Vec::with_capacity(20);
+        let read = std::fs::File::open(path)
+            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 20), &mut header));
+        match read {
+            Err(_) | Ok(0) => SqliteHeader::Unread,
+            Ok(_) if header.starts_with(Self::MAGIC) && header.len() == 20 => SqliteHeader::Sqlite {
+                wal: header[18] == 2 && header[19] == 2,
+            },
+            Ok(_) => SqliteHeader::Foreign,
+        }
+    }
+}
+
 /// The URI that opens the SQLite file `path` read-only (see [`DatabaseUrl::connect_read_only`]).
-fn sqlite_read_only_uri(path: &str) -> String {
+fn sqlite_read_only_uri(path: &str, header: SqliteHeader) -> String {
     let mut uri = String::from(if path.starts_with('/') { "file://" } else { "file:" });
     for c in path.chars() {
         match c {
@@ -209,15 +247,11 @@ fn sqlite_read_only_uri(path: &str) -> String {
         }
     }
     uri.push_str("?mode=ro");
-    // A WAL file (header bytes 18 and 19 are 2) without a `-wal` file beside it: no connection
-    // has it open, and every byte of it is in the file itself.
-    let mut header = [0u8; 20];
-    let is_wal = std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
-        .is_ok_and(|()| header.starts_with(b"SQLite format 3\0") && header[18] == 2 && header[19] == 2);
+    // A WAL file without a `-wal` file beside it: no connection has it open, and every byte of
+    // it is in the file itself.
     let mut wal = std::ffi::OsString::from(path);
     wal.push("-wal");
-    if is_wal && !Path::new(&wal).exists() {
+    if header == (SqliteHeader::Sqlite { wal: true }) && !Path::new(&wal).exists() {
         uri.push_str("&immutable=1");
     }
     uri

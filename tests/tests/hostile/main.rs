@@ -4,4 +4,5 @@
 //! should change, that the database is the same before and after (tables, columns and rows:
 //! [`upgrader_tests::TestDb::snapshot`]).
 
+mod history;
 mod support;
