@@ -85,7 +85,7 @@ pub struct Edited {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Status {
-    /// The history, oldest first.
+    /// The history (see [`Engine::applied`] for its order).
     pub applied: Vec<AppliedRecord>,
     /// Upgrades to run, in run order.
     pub pending: Vec<Upgrade>,
@@ -212,7 +212,8 @@ impl Engine {
         &mut self.conn
     }
 
-    /// The history, oldest first.
+    /// The history: the rows whose time the engine cannot read first, then oldest first (ties
+    /// by id). An error when the history cannot be read; empty only when there is none yet.
     pub fn applied(&mut self) -> Result<Vec<AppliedRecord>, Error> {
         history::applied(&mut self.conn, &self.history)
     }

@@ -8,9 +8,9 @@
 //!
 //! "There is no history yet" and "there is a history the engine cannot read" are different
 //! answers: the first is an empty history, the second an error. What is in the history's place is
-//! decided from the catalog ([`layout`]): nothing, the seed system's table (read as it is, its
-//! rows shown as `adopted`), the engine's own, or something else, which the engine refuses to
-//! read or touch.
+//! decided from the catalog (the table's kind and columns): nothing, the seed system's table
+//! (read as it is, its rows shown as `adopted`), the engine's own, or something else, which the
+//! engine refuses to read or touch.
 
 mod layout;
 mod migrations;
