@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::sql::{bind_query, in_english};
-use crate::connection::{AnyConnection, with_conn};
+use crate::connection::{AnyConnection, Backend, with_conn};
 use crate::error::Error;
 
 /// The columns of the seed system's history.
@@ -33,16 +33,18 @@ impl Relation {
         self.columns.iter().map(|(name, _)| name.clone()).collect()
     }
 
+    /// Names compare as the backend compares them: [`relation`] gives them in lowercase where
+    /// the backend ignores case (SQLite, MySQL), as they are where it does not (PostgreSQL).
     fn has(&self, column: &str) -> bool {
-        self.columns
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(column))
+        self.columns.iter().any(|(name, _)| name == column)
     }
 
+    /// A column's type, in lowercase (SQLite: the declared type, PostgreSQL: the base type of a
+    /// domain, MySQL: `DATA_TYPE`).
     pub(crate) fn type_of(&self, column: &str) -> String {
         self.columns
             .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(column))
+            .find(|(name, _)| name == column)
             .map(|(_, ty)| ty.to_ascii_lowercase())
             .unwrap_or_default()
     }
@@ -51,7 +53,7 @@ impl Relation {
     fn others(&self, known: &[&str]) -> Vec<String> {
         self.columns
             .iter()
-            .filter(|(name, _)| !known.iter().any(|k| name.eq_ignore_ascii_case(k)))
+            .filter(|(name, _)| !known.contains(&name.as_str()))
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -86,7 +88,7 @@ pub(crate) fn layout(conn: &mut AnyConnection, table: &str, in_progress: &str) -
     let started = relation(conn, in_progress)?;
     let layout = match &history {
         None => Layout::Absent,
-        Some(history) => classify(table, history)?,
+        Some(history) => classify(conn.backend(), table, history)?,
     };
     match (&layout, started) {
         (Layout::Engine { .. }, None) => Err(Error::HistoryUnreadable {
@@ -122,7 +124,7 @@ pub(crate) fn layout(conn: &mut AnyConnection, table: &str, in_progress: &str) -
     }
 }
 
-fn classify(table: &str, history: &Relation) -> Result<Layout, Error> {
+fn classify(backend: Backend, table: &str, history: &Relation) -> Result<Layout, Error> {
     if !history.is_table {
         return Err(foreign(
             table,
@@ -137,7 +139,23 @@ fn classify(table: &str, history: &Relation) -> Result<Layout, Error> {
     if !missing.is_empty() || !others.is_empty() {
         return Err(foreign(table, history, describe(&missing, &others, "a history")));
     }
+    // The engine writes ids as text, and times in a form the column's type takes.
+    let upgrade_type = history.type_of("upgrade");
+    if !is_text(backend, &upgrade_type) {
+        return Err(foreign(
+            table,
+            history,
+            format!("its `upgrade` column is of type `{upgrade_type}`, not text"),
+        ));
+    }
     let applied_type = history.type_of("applied");
+    if !is_time_text_or_number(backend, &applied_type) {
+        return Err(foreign(
+            table,
+            history,
+            format!("its `applied` column is of type `{applied_type}`: neither a time, a text nor a number"),
+        ));
+    }
     // All of the engine's columns: its own layout. Some of them: an adoption that stopped half-way
     // (MySQL commits each `ALTER` at once); its rows are still the seed's.
     Ok(if ADDED.iter().all(|c| history.has(c)) {
@@ -145,6 +163,49 @@ fn classify(table: &str, history: &Relation) -> Result<Layout, Error> {
     } else {
         Layout::Seed { applied_type }
     })
+}
+
+/// Whether a column of this type holds text (SQLite: any column does).
+fn is_text(backend: Backend, ty: &str) -> bool {
+    match backend {
+        Backend::Sqlite => true,
+        Backend::Postgres => ["text", "character varying", "character", "citext", "name"].contains(&ty),
+        Backend::Mysql => ["varchar", "char", "tinytext", "text", "mediumtext", "longtext"].contains(&ty),
+    }
+}
+
+/// Whether the engine can read a time from a column of this type, and write one into it.
+fn is_time_text_or_number(backend: Backend, ty: &str) -> bool {
+    is_text(backend, ty)
+        || match backend {
+            Backend::Sqlite => true,
+            Backend::Postgres => [
+                "timestamp without time zone",
+                "timestamp with time zone",
+                "date",
+                "smallint",
+                "integer",
+                "bigint",
+                "numeric",
+                "real",
+                "double precision",
+            ]
+            .contains(&ty),
+            Backend::Mysql => [
+                "datetime",
+                "timestamp",
+                "date",
+                "tinyint",
+                "smallint",
+                "mediumint",
+                "int",
+                "bigint",
+                "decimal",
+                "float",
+                "double",
+            ]
+            .contains(&ty),
+        }
 }
 
 fn describe(missing: &[&str], others: &[String], what: &str) -> String {
@@ -207,9 +268,10 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
         // the tables a role has no privilege on.
         AnyConnection::Postgres(_) => (
             "SELECT CAST(c.relkind AS TEXT) AS kind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(?)",
-            "SELECT CAST(a.attname AS TEXT) AS name, CAST(CAST(a.atttypid AS regtype) AS TEXT) AS ty \
-             FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 \
-             AND NOT a.attisdropped ORDER BY a.attnum",
+            "SELECT CAST(a.attname AS TEXT) AS name, \
+             CAST(CAST(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END AS regtype) AS TEXT) AS ty \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             format!("\"{name}\""),
         ),
         AnyConnection::Mysql(_) => (
@@ -228,8 +290,9 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
     .map_err(unreadable)?;
     let Some(Kind { kind }) = kinds.into_iter().next() else {
         return match conn {
+            AnyConnection::Sqlite(_) => Ok(None),
+            AnyConnection::Postgres(_) => postgres_absent(conn, name),
             AnyConnection::Mysql(_) => mysql_absent(conn, name),
-            _ => Ok(None),
         };
     };
     let columns: Vec<Column> = with_conn!(conn, c => bind_query(backend, columns_sql)
@@ -243,17 +306,48 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
         _ => kind != "VIEW",
     };
     let kind = match (conn.backend(), kind.as_str()) {
-        (crate::Backend::Postgres, "v") => "view".to_owned(),
-        (crate::Backend::Postgres, "m") => "materialized view".to_owned(),
-        (crate::Backend::Postgres, "f") => "foreign table".to_owned(),
-        (crate::Backend::Postgres, other) => format!("relation of kind `{other}`"),
+        (Backend::Postgres, "v") => "view".to_owned(),
+        (Backend::Postgres, "m") => "materialized view".to_owned(),
+        (Backend::Postgres, "f") => "foreign table".to_owned(),
+        (Backend::Postgres, other) => format!("relation of kind `{other}`"),
         _ => kind.to_lowercase(),
     };
+    let case_blind = conn.backend() != Backend::Postgres;
     Ok(Some(Relation {
         is_table,
         kind,
-        columns: columns.into_iter().map(|c| (c.name, c.ty)).collect(),
+        columns: columns
+            .into_iter()
+            .map(|c| match case_blind {
+                true => (c.name.to_lowercase(), c.ty),
+                false => (c.name, c.ty),
+            })
+            .collect(),
     }))
+}
+
+/// An unqualified name resolves only through the schemas of `search_path` the role may use: a
+/// table of that name in one it may not use is a history nobody can tell is empty.
+fn postgres_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+    let sql = "SELECT CAST(n.nspname AS TEXT) AS kind FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relname = ? AND NOT has_schema_privilege(n.oid, 'USAGE') \
+         AND n.nspname = ANY(string_to_array(replace(replace(replace(current_setting('search_path'), \
+         '\"$user\"', current_user), '\"', ''), ' ', ''), ','))";
+    let hidden: Vec<Kind> = with_conn!(conn, c => bind_query(Backend::Postgres, sql)
+        .bind::<Text, _>(name)
+        .load(c))
+    .map_err(|cause| Error::HistoryUnreadable {
+        table: name.to_owned(),
+        cause: Box::new(cause),
+    })?;
+    match hidden.into_iter().next() {
+        None => Ok(None),
+        Some(Kind { kind: schema }) => Err(Error::HistoryUnreadable {
+            table: name.to_owned(),
+            cause: format!("it is in schema `{schema}`, which this user may not use").into(),
+        }),
+    }
 }
 
 /// `information_schema` shows a MySQL user only the tables it has some privilege on, so a table

@@ -55,7 +55,40 @@ fn table_named_upgrade_that_is_not_a_history_is_refused_by_every_command(db: &Te
             "it is a view, not a table (its columns: upgrade, applied)",
         ),
     ];
-    for (i, (setup, reason)) in variants.into_iter().enumerate() {
+    // Where columns have types: what the engine could neither read nor write as a history.
+    let (integer, binary) = match db.backend() {
+        Backend::Postgres => ("integer", "BOOLEAN"),
+        _ => ("int", "BLOB"),
+    };
+    let typed = [
+        (
+            format!(
+                "CREATE TABLE upgrade (upgrade INTEGER NOT NULL PRIMARY KEY, applied {ts}); \
+                 INSERT INTO upgrade (upgrade, applied) VALUES (1, '2019-05-01 10:00:00')"
+            ),
+            format!("its `upgrade` column is of type `{integer}`, not text (its columns: upgrade, applied)"),
+        ),
+        (
+            format!("CREATE TABLE upgrade (upgrade VARCHAR(255) NOT NULL PRIMARY KEY, applied {binary})"),
+            format!(
+                "its `applied` column is of type `{}`: neither a time, a text nor a number",
+                binary.to_lowercase()
+            ),
+        ),
+    ];
+    let typed: Vec<(&str, &str)> = match db.backend() {
+        Backend::Sqlite => Vec::new(),
+        _ => typed.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect(),
+    };
+    // PostgreSQL tells `"Upgrade"` from `upgrade`.
+    let cased = match db.backend() {
+        Backend::Postgres => vec![(
+            "CREATE TABLE upgrade (\"Upgrade\" VARCHAR(255) NOT NULL, applied TIMESTAMP)",
+            "it has no column `upgrade`, and column `Upgrade` that a history does not have (its columns: Upgrade, applied)",
+        )],
+        _ => Vec::new(),
+    };
+    for (i, (setup, reason)) in variants.into_iter().chain(typed).chain(cased).enumerate() {
         let fresh;
         let db = if i == 0 {
             db

@@ -147,6 +147,29 @@ fn postgres_role_that_may_not_read_the_history_is_refused_by_every_command() {
 }
 
 #[test]
+fn postgres_role_that_may_not_use_the_history_schema_is_refused_by_every_command() {
+    // The schema is skipped in the role's search path: the table looked absent, the history empty.
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    assert_ok(&command(&db.url, &["run", "--yes-i-know"]));
+    let role = format!("{}_outsider", db_name(&db));
+    sql(
+        &db,
+        &format!("REVOKE ALL ON SCHEMA public FROM PUBLIC; CREATE ROLE {role} LOGIN"),
+    );
+    let _cleanup = Cleanup {
+        url: db.url.clone(),
+        sql: format!("DROP ROLE IF EXISTS {role}"),
+    };
+    refused_by_every_command(
+        &db,
+        &url_as(&db, &role),
+        "cannot read the history table `upgrade`: it is in schema `public`, which this user may not use",
+    );
+}
+
+#[test]
 fn mysql_user_that_may_not_read_the_history_is_refused_by_every_command() {
     let Some(db) = TestDb::new(Backend::Mysql) else {
         return;
