@@ -77,6 +77,40 @@ fn sqlite_path_that_is_a_directory_is_refused_by_every_command() {
 }
 
 #[test]
+fn sqlite_file_the_user_may_not_read_is_refused_by_every_command() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    assert_ok(&command(&db.url, &["run", "--yes-i-know"]));
+    let dir = super::sqlite_dir(&db);
+    let cwd = tempfile::tempdir().unwrap();
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(cwd.path(), 0o755);
+    mode(&dir, 0o755);
+    mode(std::path::Path::new(&db.url), 0o000);
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let before = super::files(&dir);
+    for args in crate::support::EVERY_COMMAND {
+        let mut cmd = crate::support::upgrader(cwd.path(), Some(&db.url));
+        cmd.args(args);
+        if root {
+            // Permissions do not stop root: run it as `nobody`.
+            cmd.uid(65534).gid(65534);
+        }
+        let out = crate::support::output(&mut cmd);
+        let stderr = crate::support::assert_refused(&out, 1, "cannot connect to SQLite database");
+        assert!(
+            stderr.to_lowercase().contains("unable to open the database file"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(super::files(&dir), before, "{args:?}");
+    }
+    mode(std::path::Path::new(&db.url), 0o644);
+}
+
+#[test]
 fn sqlite_database_cut_short_is_refused_by_every_command() {
     // A copy that stopped half-way: the schema is there, the history's pages are not.
     let db = TestDb::new(Backend::Sqlite).unwrap();
