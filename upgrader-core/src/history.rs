@@ -133,29 +133,57 @@ pub(crate) fn now() -> NaiveDateTime {
 }
 
 fn layout(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Layout, Error> {
-    layout::layout(conn, table.name(), &table.in_progress())
+    let setup = HistoryMigrations::new(conn.backend(), table).setup_version();
+    layout::layout(conn, table.name(), &table.in_progress(), &setup)
+}
+
+/// Runs `f` on one view of the database: in one read transaction on SQLite, one repeatable-read
+/// snapshot on PostgreSQL, so that a runner setting the history up at the same moment is seen
+/// before or after, never half-way. (MySQL's DDL commits statement by statement: [`layout`]
+/// takes the states its setup goes through into account.) Call it outside a transaction.
+fn consistently<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let backend = conn.backend();
+    if backend == Backend::Mysql {
+        return f(conn);
+    }
+    conn.begin().map_err(Error::db("starting to read the history"))?;
+    if backend == Backend::Postgres
+        && let Err(e) = conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    {
+        let _ = conn.rollback();
+        return Err(Error::db("starting to read the history")(e));
+    }
+    let result = f(conn);
+    // It only read: ending it either way is the same.
+    let ended = conn.rollback().map_err(Error::db("reading the history"));
+    let value = result?;
+    ended?;
+    Ok(value)
 }
 
 /// The whole history. Reads only: safe without the lock.
 pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<History, Error> {
-    let layout = layout(conn, table)?;
-    Ok(History {
-        applied: read_applied(conn, table, &layout)?,
-        in_progress: read_in_progress(conn, table, &layout)?,
+    consistently(conn, |conn| {
+        let layout = layout(conn, table)?;
+        Ok(History {
+            applied: read_applied(conn, table, &layout)?,
+            in_progress: read_in_progress(conn, table, &layout)?,
+        })
     })
 }
 
 /// Every applied upgrade (see [`History::applied`]); empty when there is no history yet. A table
 /// the seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
 pub(crate) fn applied(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<AppliedRecord>, Error> {
-    let layout = layout(conn, table)?;
-    read_applied(conn, table, &layout)
+    read(conn, table).map(|history| history.applied)
 }
 
 /// Every upgrade that started and did not finish.
 pub(crate) fn in_progress(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<InProgress>, Error> {
-    let layout = layout(conn, table)?;
-    read_in_progress(conn, table, &layout)
+    read(conn, table).map(|history| history.in_progress)
 }
 
 #[derive(QueryableByName)]
@@ -289,8 +317,9 @@ fn read_in_progress(
     table: &HistoryTable,
     layout: &Layout,
 ) -> Result<Vec<InProgress>, Error> {
-    // Only the engine's layout has the table (`layout` checked that it does).
-    if !matches!(layout, Layout::Engine { .. }) {
+    // Only the engine's layout has the table (`layout` checked that it does, or that no
+    // upgrade can have started yet).
+    if !matches!(layout, Layout::Engine { started: true, .. }) {
         return Ok(Vec::new());
     }
     let sql = format!(

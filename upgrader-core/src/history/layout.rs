@@ -67,35 +67,66 @@ pub(crate) enum Layout {
     /// The seed system's table (`upgrade`, `applied`), not adopted yet; `applied` has this type.
     Seed { applied_type: String },
     /// The engine's own table; `applied` has this type (the seed's, when it was adopted).
-    Engine { applied_type: String },
+    /// `started` is false while its table of started upgrades is not made yet (a runner is
+    /// setting the history up): no upgrade can have started then.
+    Engine { applied_type: String, started: bool },
 }
 
 impl Layout {
     pub(crate) fn applied_type(&self) -> &str {
         match self {
             Layout::Absent => "",
-            Layout::Seed { applied_type } | Layout::Engine { applied_type } => applied_type,
+            Layout::Seed { applied_type } | Layout::Engine { applied_type, .. } => applied_type,
         }
     }
 }
 
 /// Reads the catalog for the history table `table` and its table of started upgrades
-/// `in_progress`. A table in their place that is not one the engine can read as a history is
+/// `in_progress`; `setup` is the version the engine's migrations record once they made both. A
+/// table in their place that is not one the engine can read as a history is
 /// [`Error::ForeignHistoryTable`]; a catalog that cannot be read is
 /// [`Error::HistoryUnreadable`].
-pub(crate) fn layout(conn: &mut AnyConnection, table: &str, in_progress: &str) -> Result<Layout, Error> {
+pub(crate) fn layout(
+    conn: &mut AnyConnection,
+    table: &str,
+    in_progress: &str,
+    setup: &str,
+) -> Result<Layout, Error> {
+    // The table of started upgrades first: the engine's setup makes it after the history, so on
+    // MySQL (DDL committed statement by statement, no snapshot to read in) a setup happening
+    // meanwhile cannot show it without its history. The history's own error comes first.
+    let started = relation(conn, in_progress);
     let history = relation(conn, table)?;
-    let started = relation(conn, in_progress)?;
+    let started = started?;
     let layout = match &history {
         None => Layout::Absent,
         Some(history) => classify(conn.backend(), table, history)?,
     };
+    let started = match (&layout, started) {
+        (Layout::Engine { applied_type, .. }, None) => {
+            // The setup makes the history, then this table, then records its version: until it
+            // has recorded it, no upgrade can have started.
+            if !setup_recorded(conn, setup)? {
+                return Ok(Layout::Engine {
+                    applied_type: applied_type.clone(),
+                    started: false,
+                });
+            }
+            // Recorded, so made: unless it was made since it was looked for, it is missing.
+            match relation(conn, in_progress)? {
+                Some(started) => Some(started),
+                None => {
+                    return Err(Error::HistoryUnreadable {
+                        table: in_progress.to_owned(),
+                        cause: "the history has the engine's layout but this table, which goes with it, does not exist"
+                            .into(),
+                    });
+                }
+            }
+        }
+        (_, started) => started,
+    };
     match (&layout, started) {
-        (Layout::Engine { .. }, None) => Err(Error::HistoryUnreadable {
-            table: in_progress.to_owned(),
-            cause: "the history has the engine's layout but this table, which goes with it, does not exist"
-                .into(),
-        }),
         (Layout::Engine { .. }, Some(started)) => {
             if !started.is_table {
                 return Err(foreign(
@@ -159,7 +190,10 @@ fn classify(backend: Backend, table: &str, history: &Relation) -> Result<Layout,
     // All of the engine's columns: its own layout. Some of them: an adoption that stopped half-way
     // (MySQL commits each `ALTER` at once); its rows are still the seed's.
     Ok(if ADDED.iter().all(|c| history.has(c)) {
-        Layout::Engine { applied_type }
+        Layout::Engine {
+            applied_type,
+            started: true,
+        }
     } else {
         Layout::Seed { applied_type }
     })
@@ -208,6 +242,29 @@ fn is_time_text_or_number(backend: Backend, ty: &str) -> bool {
         }
 }
 
+/// Whether the engine's migrations recorded `version` (the history's tables are made).
+fn setup_recorded(conn: &mut AnyConnection, version: &str) -> Result<bool, Error> {
+    const MIGRATIONS: &str = "__diesel_schema_migrations";
+    if relation(conn, MIGRATIONS)?.is_none() {
+        return Ok(false);
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        value: i64,
+    }
+    let sql = format!("SELECT COUNT(*) AS value FROM {MIGRATIONS} WHERE version = ?");
+    let backend = conn.backend();
+    let counts: Vec<Count> = with_conn!(conn, c => bind_query(backend, &sql)
+        .bind::<Text, _>(version)
+        .load(c))
+    .map_err(|cause| Error::HistoryUnreadable {
+        table: MIGRATIONS.to_owned(),
+        cause: Box::new(cause),
+    })?;
+    Ok(counts.first().is_some_and(|c| c.value > 0))
+}
+
 fn describe(missing: &[&str], others: &[String], what: &str) -> String {
     let list = |names: Vec<&str>| {
         let plural = if names.len() == 1 { "column" } else { "columns" };
@@ -254,6 +311,11 @@ struct Column {
 /// PostgreSQL: the one an unqualified name resolves to, through `search_path`; MySQL: the
 /// current database), or `None` when there is none.
 pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+    relation_seen(conn, name, false)
+}
+
+/// [`relation`]; `again` when MySQL's catalog is asked a second time (see [`mysql_absent`]).
+fn relation_seen(conn: &mut AnyConnection, name: &str, again: bool) -> Result<Option<Relation>, Error> {
     let unreadable = |cause: diesel::result::Error| Error::HistoryUnreadable {
         table: name.to_owned(),
         cause: Box::new(cause),
@@ -265,14 +327,22 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
             name.to_owned(),
         ),
         // The catalog, which every role may read, rather than `information_schema`, which hides
-        // the tables a role has no privilege on.
+        // the tables a role has no privilege on; the name resolved as an unqualified name is,
+        // through the schemas of the search path, in the transaction's snapshot.
         AnyConnection::Postgres(_) => (
-            "SELECT CAST(c.relkind AS TEXT) AS kind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(?)",
+            "SELECT CAST(c.relkind AS TEXT) AS kind FROM pg_catalog.pg_class c WHERE c.oid = (SELECT c.oid \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = ? AND n.nspname = ANY(current_schemas(true)) \
+             ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1)",
             "SELECT CAST(a.attname AS TEXT) AS name, \
              CAST(CAST(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END AS regtype) AS TEXT) AS ty \
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-             WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            format!("\"{name}\""),
+             WHERE a.attrelid = (SELECT c.oid \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = ? AND n.nspname = ANY(current_schemas(true)) \
+             ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1) \
+             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            name.to_owned(),
         ),
         AnyConnection::Mysql(_) => (
             "SELECT CAST(TABLE_TYPE AS CHAR) AS kind FROM information_schema.TABLES \
@@ -292,7 +362,7 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
         return match conn {
             AnyConnection::Sqlite(_) => Ok(None),
             AnyConnection::Postgres(_) => postgres_absent(conn, name),
-            AnyConnection::Mysql(_) => mysql_absent(conn, name),
+            AnyConnection::Mysql(_) => mysql_absent(conn, name, again),
         };
     };
     let columns: Vec<Column> = with_conn!(conn, c => bind_query(backend, columns_sql)
@@ -354,7 +424,10 @@ fn postgres_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relati
 /// missing from it may still exist. Selecting from it tells: "doesn't exist" (error 1146) when
 /// the user could see it if it existed; "command denied" (1142) when the user cannot read such
 /// a table at all, which the server answers whether it exists or not: then nobody can tell.
-fn mysql_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+///
+/// A table that answers was made between the two questions (a runner setting the history up):
+/// the catalog is asked again, once.
+fn mysql_absent(conn: &mut AnyConnection, name: &str, again: bool) -> Result<Option<Relation>, Error> {
     let probe = in_english(conn, |conn| {
         conn.execute(&format!("SELECT 1 FROM \"{name}\" WHERE 1 = 0"))
     });
@@ -364,6 +437,7 @@ fn mysql_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>
             table: name.to_owned(),
             cause: Box::new(e),
         }),
+        Ok(_) if !again => relation_seen(conn, name, true),
         Ok(_) => Err(Error::HistoryUnreadable {
             table: name.to_owned(),
             cause: "the table answers queries but the catalog does not show it".into(),

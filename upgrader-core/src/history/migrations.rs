@@ -72,6 +72,11 @@ impl HistoryMigrations {
         }
     }
 
+    /// The version of the migration that makes the history's tables, recorded once it made them.
+    pub(crate) fn setup_version(&self) -> String {
+        self.version(FILES[0].name)
+    }
+
     /// Every migration's version for this table, oldest first.
     #[cfg(test)]
     fn versions(&self) -> Vec<String> {

@@ -6,7 +6,10 @@ use upgrader_tests::TestDb;
 
 use super::{ALL, assert_ok, command, db_name, refused_by_every_command, sql, url_as};
 
-upgrader_tests::on_every_backend!(history_whose_table_of_started_upgrades_was_dropped_is_unreadable);
+upgrader_tests::on_every_backend!(
+    history_whose_table_of_started_upgrades_was_dropped_is_unreadable,
+    history_a_runner_is_setting_up_is_read_as_it_is,
+);
 
 /// Drops something on the test server at the end of a test, even a failed one.
 struct Cleanup {
@@ -152,6 +155,26 @@ fn history_whose_table_of_started_upgrades_was_dropped_is_unreadable(db: &TestDb
         &db.url,
         "cannot read the history table `upgrade_in_progress`: the history has the engine's layout but this table",
     );
+}
+
+fn history_a_runner_is_setting_up_is_read_as_it_is(db: &TestDb) {
+    // Eight runners at once: on MySQL, which commits each DDL statement, the others saw the
+    // history made and its table of started upgrades not yet, and refused to go on.
+    let ts = if db.backend() == Backend::Postgres {
+        "TIMESTAMP"
+    } else {
+        "DATETIME"
+    };
+    sql(
+        db,
+        &format!(
+            "CREATE TABLE upgrade (upgrade VARCHAR(255) NOT NULL PRIMARY KEY, applied {ts} NOT NULL, \
+             duration_ms BIGINT, checksum VARCHAR(64), method VARCHAR(16) NOT NULL DEFAULT 'run')"
+        ),
+    );
+    assert_eq!(super::applied_json(&db.url, &[]), []);
+    let stdout = assert_ok(&command(&db.url, &["check"]));
+    assert!(stdout.contains("applied: 0\npending: 10 "), "{stdout}");
 }
 
 #[test]
