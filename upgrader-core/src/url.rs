@@ -119,7 +119,16 @@ impl DatabaseUrl {
                         reason: format!("directory {} does not exist", dir.display()),
                     });
                 }
-                let header = SqliteHeader::read(Path::new(&self.target));
+                let path = Path::new(&self.target);
+                if let Some(kind) = not_a_file(path) {
+                    // SQLite would block reading a FIFO, for ever.
+                    return Err(Error::Connect {
+                        url: self.redacted(),
+                        backend: self.backend,
+                        reason: format!("{kind}, not a database file"),
+                    });
+                }
+                let header = SqliteHeader::read(path);
                 if header == SqliteHeader::Foreign {
                     // SQLite reads some such files (a single byte) as an empty database.
                     return Err(Error::Connect {
@@ -206,11 +215,21 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// What a path that exists and is not a regular file is (following symbolic links).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    match () {
+        () if meta.is_file() => None,
+        () if meta.is_dir() => Some("it is a directory"),
+        () => Some("it is not a regular file"),
+    }
+}
+
 /// What the start of an SQLite path says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SqliteHeader {
-    /// Nothing to read: no file, an empty file (an empty database), a directory, no permission;
-    /// SQLite says what it makes of it.
+    /// Nothing to read: no file, an empty file (an empty database), no permission; SQLite says
+    /// what it makes of it.
     Unread,
     /// An SQLite database; `wal` when it is in WAL mode (header bytes 18 and 19 are 2).
     Sqlite { wal: bool },

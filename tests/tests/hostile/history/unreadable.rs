@@ -72,10 +72,32 @@ fn sqlite_file_that_is_not_a_database_is_refused_by_every_command() {
 fn sqlite_path_that_is_a_directory_is_refused_by_every_command() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     std::fs::create_dir(&db.url).unwrap();
-    let stderr = refused_by_every_command(&db, &db.url, "cannot connect to SQLite database");
-    assert!(
-        stderr.to_lowercase().contains("unable to open the database file"),
-        "{stderr}"
+    refused_by_every_command(
+        &db,
+        &db.url,
+        &format!(
+            "cannot connect to SQLite database {}: it is a directory, not a database file",
+            db.url
+        ),
+    );
+}
+
+#[test]
+fn sqlite_path_that_is_a_fifo_is_refused_by_every_command() {
+    // Reading a FIFO nobody writes to waits for ever.
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&db.url)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    refused_by_every_command(
+        &db,
+        &db.url,
+        &format!(
+            "cannot connect to SQLite database {}: it is not a regular file, not a database file",
+            db.url
+        ),
     );
 }
 
