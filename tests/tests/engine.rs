@@ -508,6 +508,7 @@ fn adopts_the_seed_systems_history_table(db: &TestDb) {
     .unwrap();
     let mut engine = engine(db, chain());
     let status = engine.status().unwrap();
+    assert_eq!(status.applied[0].method, "adopted", "the seed recorded it");
     assert_eq!(
         status.pending.iter().map(|u| u.id()).collect::<Vec<_>>(),
         ["log_2024_01_03_third"]
@@ -521,9 +522,12 @@ fn adopts_the_seed_systems_history_table(db: &TestDb) {
     let history = engine.applied().unwrap();
     assert_eq!(history[0].upgrade, "log_2024_01_02_second");
     assert_eq!(
-        history[0].applied.to_string(),
-        "2019-05-01 10:00:00",
+        history[0].applied.map(|t| t.to_string()).as_deref(),
+        Some("2019-05-01 10:00:00"),
         "the seed's rows are kept as they were"
     );
+    // Adopted rows showed how they were recorded as `run`: the engine never ran them.
+    assert_eq!(history[0].method, "adopted");
     assert_eq!(history[1].upgrade, "log_2024_01_03_third");
+    assert_eq!(history[1].method, "run");
 }

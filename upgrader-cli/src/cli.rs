@@ -48,6 +48,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=upgrader_core::Timeouts::MAX_SECS))]
     pub(crate) statement_timeout: Option<u64>,
 
+    /// The table that holds the history [default: `history_table` in upgrader.toml, else
+    /// upgrade]: lowercase letters, digits and _, at most 48 characters.
+    #[arg(long, global = true, value_name = "NAME", value_parser = clap::builder::ValueParser::new(upgrader_core::HistoryTable::new))]
+    pub(crate) history_table: Option<upgrader_core::HistoryTable>,
+
     /// The configuration file [default: upgrader.toml in the working directory, when it exists].
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use upgrader_core::{Config, DatabaseUrl, Engine, Registry, RunOptions, Timeouts};
+use upgrader_core::{Config, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
 pub use crate::cli::Cli;
 use crate::cli::{Command, Confirmation, Create, Show};
@@ -210,6 +210,7 @@ struct Settings {
     packages: Option<Vec<String>>,
     lock_timeout: Option<u64>,
     timeouts: Timeouts,
+    history_table: HistoryTable,
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -245,19 +246,26 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         packages: config.packages,
         lock_timeout: config.lock_timeout_secs,
         timeouts,
+        history_table: cli
+            .history_table
+            .clone()
+            .or(config.history_table)
+            .unwrap_or_default(),
     })
 }
 
 /// The engine, for the commands that write.
 fn open(settings: &Settings) -> anyhow::Result<Engine> {
-    let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?;
+    let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?
+        .with_history_table(settings.history_table.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)
 }
 
 /// The engine, for the commands that only look: a missing SQLite file is not created.
 fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
-    let mut engine = Engine::inspect(&settings.url, Registry::linked(), settings.packages.as_deref())?;
+    let mut engine = Engine::inspect(&settings.url, Registry::linked(), settings.packages.as_deref())?
+        .with_history_table(settings.history_table.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)
 }
@@ -318,6 +326,12 @@ fn timestamp(t: &chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// When an upgrade was applied: `unknown` (table) or `null` (JSON) when the history holds a value
+/// that is not a time.
+fn applied_at(t: Option<&chrono::NaiveDateTime>) -> String {
+    t.map_or_else(|| "unknown".to_owned(), timestamp)
+}
+
 fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let mut engine = inspect(settings)?;
     let applied = engine.applied()?;
@@ -330,7 +344,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         let rows: Vec<_> = applied
             .iter()
-            .map(|r| json!({"upgrade": r.upgrade, "applied": timestamp(&r.applied), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
+            .map(|r| json!({"upgrade": r.upgrade, "applied": r.applied.as_ref().map(timestamp), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
             .collect();
         output::json(&rows)?;
         return Ok(ExitCode::SUCCESS);
@@ -344,7 +358,7 @@ fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         .map(|r| {
             vec![
                 r.upgrade.clone(),
-                timestamp(&r.applied),
+                applied_at(r.applied.as_ref()),
                 r.duration_ms.map_or("-".into(), |ms| {
                     duration(Duration::from_millis(ms.unsigned_abs()))
                 }),

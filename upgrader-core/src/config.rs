@@ -16,6 +16,7 @@ use crate::timeouts::Timeouts;
 /// connect_timeout_secs = 10
 /// wait_timeout_secs = 60        # how long a statement waits for another session's lock
 /// statement_timeout_secs = 0    # how long a statement may run; 0: no limit
+/// history_table = "upgrade"            # the table that holds the history
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub wait_timeout_secs: Option<u64>,
     /// How long one statement may run, in seconds; 0 for no limit.
     pub statement_timeout_secs: Option<u64>,
+    /// The table that holds the history (default `upgrade`), checked when the file is read.
+    pub history_table: Option<crate::history::HistoryTable>,
 }
 
 impl Config {

@@ -121,7 +121,9 @@ impl AnyConnection {
         }
     }
 
-    pub(crate) fn configure(&mut self) -> QueryResult<()> {
+    /// Sets the session up. `writes` is false for a connection that only reads (an SQLite file
+    /// opened read-only), which must leave the file as it is.
+    pub(crate) fn configure(&mut self, writes: bool) -> QueryResult<()> {
         match self {
             // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
             AnyConnection::Sqlite(c) => {
@@ -132,7 +134,10 @@ impl AnyConnection {
                 // switching: another one switches, and the busy timeout covers the rest. The
                 // switch does not wait (busy timeout 0): a session holding the file would hold
                 // up the connection for the whole busy timeout, before the engine's own is set.
-                let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
+                // A connection that only reads never switches: it changes nothing.
+                if writes {
+                    let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
+                }
                 AnyConnection::set_sqlite_busy_timeout(c, Timeouts::DEFAULT_WAIT)
             }
             // Name the session, so a runner waiting for the lock can say who holds it.

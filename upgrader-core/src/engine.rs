@@ -10,7 +10,7 @@ use crate::context::{Context, Interaction};
 use crate::error::{CheckFailure, Error};
 use crate::events::Traced;
 use crate::graph::{Plan, Registry};
-use crate::history::{self, AppliedRecord, InProgress, Method};
+use crate::history::{self, AppliedRecord, HistoryTable, InProgress, Method};
 use crate::lock::{self, RunLock};
 use crate::timeouts::Timeouts;
 use crate::upgrade::{CheckFn, Phase, Upgrade};
@@ -88,7 +88,7 @@ pub struct Edited {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Status {
-    /// The history, oldest first.
+    /// The history (see [`Engine::applied`] for its order).
     pub applied: Vec<AppliedRecord>,
     /// Upgrades to run, in run order.
     pub pending: Vec<Upgrade>,
@@ -156,6 +156,7 @@ pub struct Engine {
     timeouts: Timeouts,
     /// What the session has now: `timeouts`, or shorter waits before a run's first upgrade.
     session: Timeouts,
+    history: HistoryTable,
 }
 
 impl Engine {
@@ -165,7 +166,8 @@ impl Engine {
     }
 
     /// Like [`Engine::open`], for looking only (`show`, `check`): an SQLite file that does not
-    /// exist is not created, but read as the empty database it would be.
+    /// exist is not created, but read as the empty database it would be; one that exists is
+    /// opened read-only ([`DatabaseUrl::connect_read_only`]).
     pub fn inspect(
         url: &DatabaseUrl,
         registry: Registry,
@@ -173,7 +175,7 @@ impl Engine {
     ) -> Result<Engine, Error> {
         Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
             Some(path) if !path.exists() => url.connect_empty(),
-            _ => url.connect(),
+            _ => url.connect_read_only(),
         })
     }
 
@@ -200,6 +202,7 @@ impl Engine {
             locked: false,
             timeouts,
             session: timeouts,
+            history: HistoryTable::default(),
         })
     }
 
@@ -244,6 +247,20 @@ impl Engine {
         blocked::describe(reason, &mut self.conn, file, &self.session, &self.timeouts)
     }
 
+    /// The same engine, keeping the database's history in `table` (default `upgrade`) and the
+    /// upgrades that started in `<table>_in_progress`: another name leaves a table called
+    /// `upgrade` that is not a history alone, and gives each of several applications (tenants)
+    /// sharing one database a history of its own.
+    pub fn with_history_table(mut self, table: HistoryTable) -> Engine {
+        self.history = table;
+        self
+    }
+
+    /// The table that holds the history.
+    pub fn history_table(&self) -> &HistoryTable {
+        &self.history
+    }
+
     /// The backend of the database.
     pub fn backend(&self) -> Backend {
         self.conn.backend()
@@ -264,23 +281,25 @@ impl Engine {
         &mut self.conn
     }
 
-    /// The history, oldest first.
+    /// The history: the rows whose time the engine cannot read first, then oldest first (ties
+    /// by id). An error when the history cannot be read; empty only when there is none yet.
     pub fn applied(&mut self) -> Result<Vec<AppliedRecord>, Error> {
-        let applied = history::applied(&mut self.conn);
+        let applied = history::applied(&mut self.conn, &self.history);
         self.explained(applied)
     }
 
     /// The database's state against the linked upgrades. Reads only.
     pub fn status(&mut self) -> Result<Status, Error> {
-        let applied = history::applied(&mut self.conn);
-        let applied = self.explained(applied)?;
-        let interrupted = history::in_progress(&mut self.conn);
-        let mut interrupted = self.explained(interrupted)?;
+        let read = history::read(&mut self.conn, &self.history);
+        let history::History {
+            applied,
+            in_progress: mut interrupted,
+        } = self.explained(read)?;
         let mut running = Vec::new();
         // A start mark is an interruption only when no runner is alive to finish it.
         if !interrupted.is_empty()
             && !self.locked
-            && let Some(holder) = lock::held_by_other(&self.url, lock::DEFAULT_SCOPE, &mut self.conn)
+            && let Some(holder) = lock::held_by_other(&self.url, self.history.name(), &mut self.conn)
         {
             running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
         }
@@ -476,11 +495,9 @@ impl Engine {
     fn run_bounded(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         // Nothing to do: return without queueing for the lock. Anything else (even a start mark,
         // which may be a live runner's) is looked at again holding the lock.
-        if history::is_ready(&mut self.conn) {
-            let status = self.status()?;
-            if status.pending.is_empty() && status.interrupted.is_empty() && status.running.is_empty() {
-                return Ok(RunReport::default());
-            }
+        let status = self.status()?;
+        if status.pending.is_empty() && status.interrupted.is_empty() && status.running.is_empty() {
+            return Ok(RunReport::default());
         }
         self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
     }
@@ -513,7 +530,11 @@ impl Engine {
         timeout: Duration,
         f: impl FnOnce(&mut Engine, &mut dyn Interaction) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let lock = RunLock::acquire(&self.url, lock::DEFAULT_SCOPE, &mut self.conn, timeout, ui);
+        // A history that cannot be read, or a table that is not one, is refused before anything
+        // is taken or written.
+        let read = history::read(&mut self.conn, &self.history);
+        self.explained(read)?;
+        let lock = RunLock::acquire(&self.url, self.history.name(), &mut self.conn, timeout, ui);
         let lock = self.explained(lock)?;
         self.locked = true;
         let result = f(self, ui);
@@ -545,7 +566,7 @@ impl Engine {
             return Err(Error::PreChecksFailed { failures });
         }
         // After the checks: a database that refuses writes is reported by them, not by this.
-        history::setup(&mut self.conn)?;
+        history::setup(&mut self.conn, &self.history)?;
         // The first upgrade starts: the waits are the engine's own again.
         self.session_timeouts(self.timeouts)?;
         let total = pending.len();
@@ -583,7 +604,9 @@ impl Engine {
     /// rolled back.
     fn apply(&mut self, upgrade: &Upgrade, ui: &mut dyn Interaction) -> Result<Duration, (String, bool)> {
         let transactional = self.backend().has_transactional_ddl();
-        if !transactional && let Err(e) = history::mark_started(&mut self.conn, upgrade.id, &lock::runner()) {
+        if !transactional
+            && let Err(e) = history::mark_started(&mut self.conn, &self.history, upgrade.id, &lock::runner())
+        {
             return Err((self.explain(e).to_string(), true));
         }
         let started = Instant::now();
@@ -598,6 +621,7 @@ impl Engine {
             if transactional {
                 history::record(
                     &mut self.conn,
+                    &self.history,
                     upgrade.id,
                     Some(millis),
                     upgrade.checksum,
@@ -610,9 +634,10 @@ impl Engine {
         match recorded {
             Ok(()) if transactional => Ok(duration),
             Ok(()) => {
+                let history = &self.history;
                 let recorded = self.conn.transaction(|conn| {
-                    history::record(conn, upgrade.id, Some(millis), upgrade.checksum, Method::Run)?;
-                    history::clear_started(conn, upgrade.id)
+                    history::record(conn, history, upgrade.id, Some(millis), upgrade.checksum, Method::Run)?;
+                    history::clear_started(conn, history, upgrade.id)
                 });
                 recorded
                     .map(|()| duration)
@@ -624,7 +649,7 @@ impl Engine {
                 if !transactional {
                     // Its DDL may have been committed: keep the mark, with the reason, so the
                     // operator decides (`resolve`).
-                    let _ = history::mark_failed(&mut self.conn, upgrade.id, &reason);
+                    let _ = history::mark_failed(&mut self.conn, &self.history, upgrade.id, &reason);
                 }
                 Err((reason, transactional))
             }
@@ -643,7 +668,6 @@ impl Engine {
                     interrupted: status.interrupted,
                 });
             }
-            history::setup(&mut engine.conn)?;
             let recorded: BTreeSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
             let missing: Vec<Upgrade> = engine
                 .plan
@@ -652,12 +676,15 @@ impl Engine {
                 .filter(|u| !recorded.contains(u.id))
                 .copied()
                 .collect();
-            engine.conn.transaction(|conn| {
-                for upgrade in &missing {
-                    history::record(conn, upgrade.id, None, upgrade.checksum, Method::Populate)?;
-                }
-                Ok::<_, Error>(())
-            })?;
+            // The history tables are set up (a seed table adopted) only to write something.
+            if missing.is_empty() {
+                return Ok(Vec::new());
+            }
+            history::setup(&mut engine.conn, &engine.history)?;
+            let records: Vec<history::Record<'_>> = missing.iter().map(unrun).collect();
+            engine
+                .conn
+                .transaction(|conn| history::record_all(conn, &engine.history, &records, Method::Populate))?;
             Ok(missing.iter().map(|u| u.id.to_owned()).collect())
         })
     }
@@ -700,14 +727,16 @@ impl Engine {
                 return Ok(Vec::new());
             }
             // Refusals above change nothing; from here on the history is written.
-            history::setup(&mut engine.conn)?;
+            history::setup(&mut engine.conn, &engine.history)?;
+            let records: Vec<history::Record<'_>> = marked.iter().map(unrun).collect();
             // An interrupted upgrade marked applied is settled, as `resolve` settles it.
             let interrupted: HashSet<&str> = status.interrupted.iter().map(|i| i.upgrade.as_str()).collect();
+            let history = &engine.history;
             engine.conn.transaction(|conn| {
+                history::record_all(conn, history, &records, Method::Mark)?;
                 for upgrade in &marked {
-                    history::record(conn, upgrade.id, None, upgrade.checksum, Method::Mark)?;
                     if interrupted.contains(upgrade.id) {
-                        history::clear_started(conn, upgrade.id)?;
+                        history::clear_started(conn, history, upgrade.id)?;
                     }
                 }
                 Ok::<_, Error>(())
@@ -764,14 +793,15 @@ impl Engine {
             if changed.is_empty() {
                 return Ok(changed);
             }
-            history::setup(&mut engine.conn)?;
+            history::setup(&mut engine.conn, &engine.history)?;
+            let history = &engine.history;
             engine.conn.transaction(|conn| {
                 for id in &changed {
                     if recorded.contains(id.as_str()) {
-                        history::forget(conn, id)?;
+                        history::forget(conn, history, id)?;
                     }
                     if interrupted.contains(id.as_str()) {
-                        history::clear_started(conn, id)?;
+                        history::clear_started(conn, history, id)?;
                     }
                 }
                 Ok::<_, Error>(())
@@ -791,20 +821,20 @@ impl Engine {
     ) -> Result<(), Error> {
         let ui = &mut Traced(ui);
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let interrupted = history::in_progress(&mut engine.conn)?;
+            let interrupted = history::in_progress(&mut engine.conn, &engine.history)?;
             if !interrupted.iter().any(|i| i.upgrade == id) {
                 return Err(Error::Refused {
                     reason: format!("`{id}` is not an interrupted upgrade"),
                     hint: "`upgrader check` lists the interrupted upgrades".into(),
                 });
             }
-            history::setup(&mut engine.conn)?;
+            history::setup(&mut engine.conn, &engine.history)?;
             let checksum = engine.registry.get(id).and_then(|u| u.checksum);
             engine.conn.transaction(|conn| {
                 if !retry {
-                    history::record(conn, id, None, checksum, Method::Resolve)?;
+                    history::record(conn, &engine.history, id, None, checksum, Method::Resolve)?;
                 }
-                history::clear_started(conn, id)
+                history::clear_started(conn, &engine.history, id)
             })
         })
     }
@@ -813,6 +843,15 @@ impl Engine {
         self.plan
             .get(id)
             .ok_or_else(|| Error::UnknownUpgrade { id: id.to_owned() })
+    }
+}
+
+/// An upgrade recorded without running it.
+fn unrun(upgrade: &Upgrade) -> history::Record<'static> {
+    history::Record {
+        id: upgrade.id,
+        duration_ms: None,
+        checksum: upgrade.checksum,
     }
 }
 

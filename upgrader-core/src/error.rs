@@ -119,6 +119,34 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The history exists but cannot be read (a failed query, a row without an id): it is never
+    /// read as empty.
+    #[error("cannot read the history table `{table}`")]
+    HistoryUnreadable {
+        /// The table.
+        table: String,
+        /// What failed.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A table in the place of the history is not one the engine can read or adopt.
+    #[error("table `{table}` is not an upgrade history: {reason} (its columns: {})", if columns.is_empty() { "none".to_owned() } else { columns.join(", ") })]
+    ForeignHistoryTable {
+        /// The table.
+        table: String,
+        /// Its columns, in order.
+        columns: Vec<String>,
+        /// What makes it not a history.
+        reason: String,
+    },
+    /// The name chosen for the history table cannot be one.
+    #[error("invalid history table name `{name}`: {reason}")]
+    InvalidHistoryTable {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Some pre-run checks failed; nothing was applied.
     #[error("{} pre-run check(s) failed, nothing was applied: {}", failures.len(), CheckFailure::list(failures))]
     PreChecksFailed {
@@ -219,6 +247,16 @@ impl Error {
             Error::UnknownUpgrade { .. } => {
                 "`upgrader show pending` and `upgrader show applied` list the known ids".into()
             }
+            Error::HistoryUnreadable { .. } => {
+                "check that the database user may read that table, and what it holds".into()
+            }
+            Error::ForeignHistoryTable { .. } => {
+                "the engine leaves that table alone: choose another name for its history (the `history_table` setting)".into()
+            }
+            Error::InvalidHistoryTable { .. } => format!(
+                "use lowercase letters, digits and `_`, not starting with a digit, at most {} characters",
+                crate::history::HistoryTable::MAX_LEN
+            ),
             Error::PreChecksFailed { .. } => "fix what the checks report and run again".into(),
             Error::UpgradeFailed {
                 rolled_back: true, ..
@@ -252,6 +290,23 @@ impl Error {
         match self {
             Error::UpgradeFailed { report, .. } | Error::PostChecksFailed { report, .. } => Some(report),
             _ => None,
+        }
+    }
+
+    /// A history table that could not be read: [`Error::Blocked`] when the read gave up waiting
+    /// for a lock another session holds (so the holder can be named), else
+    /// [`Error::HistoryUnreadable`].
+    pub(crate) fn unreadable(table: impl Into<String>, cause: diesel::result::Error) -> Error {
+        let table = table.into();
+        match Blocked::from_message(&crate::connection::one_line(&cause.to_string())) {
+            Some(blocked) => Error::Blocked {
+                doing: format!("reading the history table `{table}`"),
+                blocked: Box::new(blocked),
+            },
+            None => Error::HistoryUnreadable {
+                table,
+                cause: Box::new(cause),
+            },
         }
     }
 

@@ -1,53 +1,40 @@
 //! The history: which upgrades a database has, kept in the database itself.
 //!
-//! The tables are private to the engine and created by it through `diesel_migrations`: `upgrade`
-//! (the seed system's layout, `upgrade` + `applied`, plus `duration_ms`, `checksum` and `method`)
-//! and `upgrade_in_progress` (upgrades started and not finished, on backends without
-//! transactional DDL).
+//! The tables are private to the engine and created by it through `diesel_migrations`: the
+//! history (`upgrade` unless the operator chose another name, see [`HistoryTable`]: the seed
+//! system's layout, `upgrade` + `applied`, plus `duration_ms`, `checksum` and `method`) and
+//! `<history>_in_progress` (upgrades started and not finished, on backends without transactional
+//! DDL).
+//!
+//! "There is no history yet" and "there is a history the engine cannot read" are different
+//! answers: the first is an empty history, the second an error. What is in the history's place is
+//! decided from the catalog (the table's kind and columns): nothing, the seed system's table
+//! (read as it is, its rows shown as `adopted`), the engine's own, or something else, which the
+//! engine refuses to read or touch.
+
+mod catalog;
+mod layout;
+mod migrations;
+mod sql;
+mod table;
+mod timestamp;
+mod write;
 
 use std::fmt;
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::*;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel_migrations::MigrationHarness;
 
-use crate::connection::{AnyConnection, with_conn};
+use self::layout::Layout;
+use self::migrations::HistoryMigrations;
+use self::sql::{in_utc, quoted};
+pub use self::table::HistoryTable;
+pub(crate) use self::write::{Record, clear_started, forget, mark_failed, mark_started, record, record_all};
+use crate::connection::{AnyConnection, Backend, with_conn};
 use crate::error::Error;
-
-const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
-
-mod schema {
-    diesel::table! {
-        upgrade (id) {
-            #[sql_name = "upgrade"]
-            id -> Varchar,
-            applied -> Timestamp,
-            duration_ms -> Nullable<BigInt>,
-            checksum -> Nullable<Varchar>,
-            method -> Varchar,
-        }
-    }
-
-    diesel::table! {
-        upgrade_in_progress (id) {
-            #[sql_name = "upgrade"]
-            id -> Varchar,
-            started -> Timestamp,
-            runner -> Varchar,
-            error -> Nullable<Text>,
-        }
-    }
-
-    diesel::table! {
-        __diesel_schema_migrations (version) {
-            version -> Varchar,
-        }
-    }
-}
-
-use schema::{upgrade, upgrade_in_progress};
 
 /// How an upgrade came to be recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +48,9 @@ pub enum Method {
     Mark,
     /// `resolve --mark-applied` recorded an interrupted upgrade as finished.
     Resolve,
+    /// The seed system recorded it: a row of the seed's history table, which the engine adopted
+    /// (or will adopt at its first run).
+    Adopted,
 }
 
 impl Method {
@@ -70,39 +60,41 @@ impl Method {
             Method::Populate => "populate",
             Method::Mark => "mark",
             Method::Resolve => "resolve",
+            Method::Adopted => "adopted",
         }
     }
 }
 
 /// One row of the history: an applied upgrade.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = upgrade)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedRecord {
     /// The upgrade's id.
-    #[diesel(column_name = id)]
     pub upgrade: String,
-    /// When it was recorded (UTC).
-    pub applied: NaiveDateTime,
+    /// When it was recorded (UTC); `None` when the history holds a value the engine cannot read
+    /// as a time (the row still means the upgrade is applied).
+    pub applied: Option<NaiveDateTime>,
     /// How long it ran, in milliseconds (`None` when it was not run).
     pub duration_ms: Option<i64>,
     /// The fingerprint of its code when it was applied.
     pub checksum: Option<String>,
-    /// `run`, `populate`, `mark` or `resolve`.
+    /// `run`, `populate`, `mark`, `resolve` or `adopted`.
     pub method: String,
 }
 
 /// An upgrade that started and did not finish, or failed where its changes could not be rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = upgrade_in_progress)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct InProgress {
     /// The upgrade's id.
-    #[diesel(column_name = id)]
+    #[diesel(sql_type = Text)]
     pub upgrade: String,
     /// When it started (UTC).
+    #[diesel(sql_type = Timestamp)]
     pub started: NaiveDateTime,
     /// Which process ran it (`pid@host`).
+    #[diesel(sql_type = Text)]
     pub runner: String,
     /// Its error, when it failed rather than being cut off.
+    #[diesel(sql_type = Nullable<Text>)]
     pub error: Option<String>,
 }
 
@@ -127,12 +119,13 @@ impl fmt::Display for InProgress {
     }
 }
 
-fn migrations(conn: &AnyConnection) -> EmbeddedMigrations {
-    match conn {
-        AnyConnection::Sqlite(_) => SQLITE,
-        AnyConnection::Postgres(_) => POSTGRES,
-        AnyConnection::Mysql(_) => MYSQL,
-    }
+/// Everything the history says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct History {
+    /// Every applied upgrade: those whose time is unknown first, then oldest first; ties by id.
+    pub(crate) applied: Vec<AppliedRecord>,
+    /// Every upgrade that started and did not finish, by id.
+    pub(crate) in_progress: Vec<InProgress>,
 }
 
 pub(crate) fn now() -> NaiveDateTime {
@@ -142,129 +135,207 @@ pub(crate) fn now() -> NaiveDateTime {
     now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
 }
 
-/// Whether the history tables exist and are up to date. Reads only: safe without the lock.
-pub(crate) fn is_ready(conn: &mut AnyConnection) -> bool {
-    use diesel::migration::MigrationSource;
-    // Every backend's migrations have the same versions; any backend type lists them.
-    let wanted: Vec<String> = match MigrationSource::<diesel::sqlite::Sqlite>::migrations(&migrations(conn)) {
-        Ok(list) => list.iter().map(|m| m.name().version().to_string()).collect(),
-        Err(_) => return false,
+fn layout(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Layout, Error> {
+    let setup = HistoryMigrations::new(conn.backend(), table).setup_version();
+    layout::layout(conn, table.name(), &table.in_progress(), &setup)
+}
+
+/// Runs `f` on one view of the database: in one read transaction on SQLite, one repeatable-read
+/// snapshot on PostgreSQL, so that a runner setting the history up at the same moment is seen
+/// before or after, never half-way. (MySQL's DDL commits statement by statement: [`layout`]
+/// takes the states its setup goes through into account.) Call it outside a transaction.
+fn consistently<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let backend = conn.backend();
+    if backend == Backend::Mysql {
+        return f(conn);
+    }
+    conn.begin().map_err(Error::db("starting to read the history"))?;
+    if backend == Backend::Postgres
+        && let Err(e) = conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    {
+        let _ = conn.rollback();
+        return Err(Error::db("starting to read the history")(e));
+    }
+    let result = f(conn);
+    // It only read: ending it either way is the same.
+    let ended = conn.rollback().map_err(Error::db("reading the history"));
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+/// The whole history. Reads only: safe without the lock.
+pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<History, Error> {
+    consistently(conn, |conn| {
+        let layout = layout(conn, table)?;
+        Ok(History {
+            applied: read_applied(conn, table, &layout)?,
+            in_progress: read_in_progress(conn, table, &layout)?,
+        })
+    })
+}
+
+/// Every applied upgrade (see [`History::applied`]); empty when there is no history yet. A table
+/// the seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
+pub(crate) fn applied(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<AppliedRecord>, Error> {
+    read(conn, table).map(|history| history.applied)
+}
+
+/// Every upgrade that started and did not finish.
+pub(crate) fn in_progress(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<InProgress>, Error> {
+    read(conn, table).map(|history| history.in_progress)
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Nullable<Text>)]
+    upgrade: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    applied: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct EngineRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    upgrade: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    applied: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    duration_ms: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    checksum: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    method: Option<String>,
+}
+
+fn read_applied(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    layout: &Layout,
+) -> Result<Vec<AppliedRecord>, Error> {
+    let backend = conn.backend();
+    let text = if backend == Backend::Mysql { "CHAR" } else { "TEXT" };
+    let columns = format!(
+        "CAST(\"upgrade\" AS {text}) AS \"upgrade\", {} AS \"applied\"",
+        applied_as_text(backend, layout.applied_type())
+    );
+    let from = quoted(table.name());
+    let unreadable = |cause: diesel::result::Error| Error::unreadable(table.name().to_owned(), cause);
+    let rows: Vec<EngineRow> = match layout {
+        Layout::Absent => return Ok(Vec::new()),
+        Layout::Seed { .. } => {
+            let sql = format!("SELECT {columns} FROM {from}");
+            let rows: Vec<Row> = in_utc_if_zoned(
+                conn,
+                layout,
+                |conn| with_conn!(conn, c => diesel::sql_query(&sql).load(c)),
+            )
+            .map_err(unreadable)?;
+            rows.into_iter()
+                .map(|row| EngineRow {
+                    upgrade: row.upgrade,
+                    applied: row.applied,
+                    duration_ms: None,
+                    checksum: None,
+                    method: Some(Method::Adopted.as_str().to_owned()),
+                })
+                .collect()
+        }
+        Layout::Engine { .. } => {
+            let sql = format!(
+                "SELECT {columns}, \"duration_ms\", CAST(\"checksum\" AS {text}) AS \"checksum\", \
+                 CAST(\"method\" AS {text}) AS \"method\" FROM {from}"
+            );
+            in_utc_if_zoned(
+                conn,
+                layout,
+                |conn| with_conn!(conn, c => diesel::sql_query(&sql).load(c)),
+            )
+            .map_err(unreadable)?
+        }
     };
-    let have: QueryResult<Vec<String>> = with_conn!(conn, c => schema::__diesel_schema_migrations::table
-        .select(schema::__diesel_schema_migrations::version)
-        .load(c));
-    match have {
-        Ok(have) => wanted.iter().all(|w| have.contains(w)),
-        Err(_) => false,
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(upgrade) = row.upgrade else {
+            return Err(Error::HistoryUnreadable {
+                table: table.name().to_owned(),
+                cause: "a row has no upgrade id (NULL)".into(),
+            });
+        };
+        records.push(AppliedRecord {
+            upgrade,
+            applied: timestamp::parse(row.applied.as_deref()),
+            duration_ms: row.duration_ms,
+            checksum: row.checksum,
+            method: row.method.unwrap_or_else(|| "unknown".into()),
+        });
+    }
+    // Deterministic whatever the column holds: unknown times first, then by time, then by id.
+    records.sort_by(|a, b| (a.applied, &a.upgrade).cmp(&(b.applied, &b.upgrade)));
+    Ok(records)
+}
+
+/// The `applied` column as text the engine can interpret ([`timestamp::parse`]), whatever its
+/// type, independent of the session's date style and time zone.
+fn applied_as_text(backend: Backend, ty: &str) -> &'static str {
+    match backend {
+        // Any value in any column; a blob is not a time.
+        Backend::Sqlite => {
+            "CASE WHEN typeof(\"applied\") = 'blob' THEN NULL ELSE CAST(\"applied\" AS TEXT) END"
+        }
+        Backend::Postgres => match ty {
+            "timestamp without time zone" => "to_char(\"applied\", 'YYYY-MM-DD HH24:MI:SS.US')",
+            "timestamp with time zone" => {
+                "to_char(\"applied\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+            }
+            "date" => "to_char(\"applied\", 'YYYY-MM-DD')",
+            _ => "CAST(\"applied\" AS TEXT)",
+        },
+        // A `TIMESTAMP` reads in the session's time zone: see `in_utc_if_zoned`.
+        Backend::Mysql => "CAST(\"applied\" AS CHAR)",
     }
 }
 
-/// Creates or updates the history tables. Call it holding the run lock.
-pub(crate) fn setup(conn: &mut AnyConnection) -> Result<(), Error> {
-    let source = migrations(conn);
+/// MySQL's `TIMESTAMP` converts to the session's time zone when read: read it in UTC.
+fn in_utc_if_zoned<T>(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    f: impl FnOnce(&mut AnyConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    if conn.backend() == Backend::Mysql && layout.applied_type() == "timestamp" {
+        in_utc(conn, f)
+    } else {
+        f(conn)
+    }
+}
+
+fn read_in_progress(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    layout: &Layout,
+) -> Result<Vec<InProgress>, Error> {
+    // Only the engine's layout has the table (`layout` checked that it does, or that no
+    // upgrade can have started yet).
+    if !matches!(layout, Layout::Engine { started: true, .. }) {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT \"upgrade\", \"started\", \"runner\", \"error\" FROM {} ORDER BY \"upgrade\"",
+        quoted(&table.in_progress())
+    );
+    with_conn!(conn, c => diesel::sql_query(&sql).load(c)).map_err(|cause| Error::unreadable(table.in_progress(), cause))
+}
+
+/// Creates or updates the history tables, adopting a seed system's table. Call it holding the run
+/// lock. Refuses a table that is not a history before changing anything.
+pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable) -> Result<(), Error> {
+    layout(conn, table)?;
+    let source = HistoryMigrations::new(conn.backend(), table);
     let result = with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
     result.map_err(|e| Error::Migration {
         reason: crate::connection::one_line(&e.to_string()),
     })
-}
-
-/// Every applied upgrade, oldest first; empty when the history does not exist yet. A table the
-/// seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
-pub(crate) fn applied(conn: &mut AnyConnection) -> Result<Vec<AppliedRecord>, Error> {
-    if !is_ready(conn) {
-        let seed: QueryResult<Vec<(String, NaiveDateTime)>> = with_conn!(conn, c => upgrade::table
-            .select((upgrade::id, upgrade::applied))
-            .order((upgrade::applied.asc(), upgrade::id.asc()))
-            .load(c));
-        // A history another session holds locked is unknown, not empty.
-        let seed = match seed {
-            Err(e) if crate::blocked::Blocked::from_message(&e.to_string()).is_some() => {
-                return Err(Error::db("reading the history")(e));
-            }
-            seed => seed,
-        };
-        let rows = seed
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(upgrade, applied)| AppliedRecord {
-                upgrade,
-                applied,
-                duration_ms: None,
-                checksum: None,
-                method: Method::Run.as_str().to_owned(),
-            });
-        return Ok(rows.collect());
-    }
-    with_conn!(conn, c => upgrade::table
-        .select(AppliedRecord::as_select())
-        .order((upgrade::applied.asc(), upgrade::id.asc()))
-        .load(c))
-    .map_err(Error::db("reading the history"))
-}
-
-/// Every upgrade that started and did not finish.
-pub(crate) fn in_progress(conn: &mut AnyConnection) -> Result<Vec<InProgress>, Error> {
-    if !is_ready(conn) {
-        return Ok(Vec::new());
-    }
-    with_conn!(conn, c => upgrade_in_progress::table
-        .select(InProgress::as_select())
-        .order(upgrade_in_progress::id.asc())
-        .load(c))
-    .map_err(Error::db("reading the interrupted upgrades"))
-}
-
-/// Records an upgrade as applied.
-pub(crate) fn record(
-    conn: &mut AnyConnection,
-    id: &str,
-    duration_ms: Option<i64>,
-    checksum: Option<&str>,
-    method: Method,
-) -> Result<(), Error> {
-    let row = (
-        upgrade::id.eq(id),
-        upgrade::applied.eq(now()),
-        upgrade::duration_ms.eq(duration_ms),
-        upgrade::checksum.eq(checksum),
-        upgrade::method.eq(method.as_str()),
-    );
-    with_conn!(conn, c => diesel::insert_into(upgrade::table).values(row).execute(c))
-        .map(|_| ())
-        .map_err(Error::db(format!("recording `{id}` as applied")))
-}
-
-/// Removes an upgrade from the history (it becomes pending again).
-pub(crate) fn forget(conn: &mut AnyConnection, id: &str) -> Result<(), Error> {
-    with_conn!(conn, c => diesel::delete(upgrade::table.filter(upgrade::id.eq(id))).execute(c))
-        .map(|_| ())
-        .map_err(Error::db(format!("removing `{id}` from the history")))
-}
-
-/// Records that an upgrade is starting (committed at once, before the upgrade runs).
-pub(crate) fn mark_started(conn: &mut AnyConnection, id: &str, runner: &str) -> Result<(), Error> {
-    let row = (
-        upgrade_in_progress::id.eq(id),
-        upgrade_in_progress::started.eq(now()),
-        upgrade_in_progress::runner.eq(runner),
-    );
-    with_conn!(conn, c => diesel::insert_into(upgrade_in_progress::table).values(row).execute(c))
-        .map(|_| ())
-        .map_err(Error::db(format!("recording that `{id}` started")))
-}
-
-/// Records why a started upgrade failed.
-pub(crate) fn mark_failed(conn: &mut AnyConnection, id: &str, error: &str) -> Result<(), Error> {
-    with_conn!(conn, c => diesel::update(upgrade_in_progress::table.filter(upgrade_in_progress::id.eq(id)))
-        .set(upgrade_in_progress::error.eq(error))
-        .execute(c))
-    .map(|_| ())
-    .map_err(Error::db(format!("recording that `{id}` failed")))
-}
-
-/// Forgets that an upgrade started (it finished, or the operator decided).
-pub(crate) fn clear_started(conn: &mut AnyConnection, id: &str) -> Result<(), Error> {
-    with_conn!(conn, c => diesel::delete(upgrade_in_progress::table.filter(upgrade_in_progress::id.eq(id))).execute(c))
-        .map(|_| ())
-        .map_err(Error::db(format!("clearing the start mark of `{id}`")))
 }

@@ -199,6 +199,19 @@ impl DatabaseUrl {
 
     /// Opens a connection.
     pub fn connect(&self) -> Result<AnyConnection, Error> {
+        self.open(true)
+    }
+
+    /// Opens a connection that only reads. An SQLite file is opened read-only and left exactly
+    /// as it is: not switched to WAL, and without the `-wal` and `-shm` files SQLite would create
+    /// beside a WAL file that no connection has open (it is then opened as immutable: reading
+    /// it needs no lock, and nothing else is writing it). A server is connected to as by
+    /// [`DatabaseUrl::connect`].
+    pub fn connect_read_only(&self) -> Result<AnyConnection, Error> {
+        self.open(false)
+    }
+
+    fn open(&self, writes: bool) -> Result<AnyConnection, Error> {
         let fail = |reason: String| self.connect_error(self.driver_text(&reason));
         let mut conn = match self.backend {
             Backend::Sqlite => {
@@ -208,9 +221,23 @@ impl DatabaseUrl {
                 if let Some(dir) = dir.filter(|d| !d.is_dir()) {
                     return Err(self.connect_error(format!("directory {} does not exist", dir.display())));
                 }
-                AnyConnection::Sqlite(
-                    SqliteConnection::establish(&self.target).map_err(|e| fail(e.to_string()))?,
-                )
+                let path = Path::new(&self.target);
+                if let Some(kind) = not_a_file(path) {
+                    // SQLite would block reading a FIFO, for ever.
+                    return Err(self.connect_error(format!("{kind}, not a database file")));
+                }
+                let header = SqliteHeader::read(path);
+                if header == SqliteHeader::Foreign {
+                    // SQLite reads some such files (a single byte) as an empty database.
+                    return Err(self.connect_error(
+                        "file is not a database (it does not start with the SQLite header)".into(),
+                    ));
+                }
+                let target = match writes {
+                    true => self.target.clone(),
+                    false => sqlite_read_only_uri(&self.target, header),
+                };
+                AnyConnection::Sqlite(SqliteConnection::establish(&target).map_err(|e| fail(e.to_string()))?)
             }
             Backend::Postgres => {
                 AnyConnection::Postgres(self.establish_within(establish_postgres)?.map_err(fail)?)
@@ -222,7 +249,14 @@ impl DatabaseUrl {
                 .map_err(fail)?,
             ),
         };
-        conn.configure().map_err(|e| fail(e.to_string()))?;
+        conn.configure(writes).map_err(|e| fail(e.to_string()))?;
+        if self.backend == Backend::Sqlite {
+            // SQLite opens any file, and reads it at the first query: a file that is not a
+            // database (or is damaged, or locked for longer than the busy timeout) is an error
+            // now, not an empty database.
+            conn.query_i64("SELECT COUNT(*) AS value FROM sqlite_master")
+                .map_err(|e| fail(e.to_string()))?;
+        }
         Ok(conn)
     }
 
@@ -232,7 +266,7 @@ impl DatabaseUrl {
         let mut conn = AnyConnection::Sqlite(
             SqliteConnection::establish(":memory:").map_err(|e| self.connect_error(e.to_string()))?,
         );
-        conn.configure().map_err(|e| self.connect_error(e.to_string()))?;
+        conn.configure(false).map_err(|e| self.connect_error(e.to_string()))?;
         Ok(conn)
     }
 
@@ -417,6 +451,67 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// What a path that exists and is not a regular file is (following symbolic links).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    match () {
+        () if meta.is_file() => None,
+        () if meta.is_dir() => Some("it is a directory"),
+        () => Some("it is not a regular file"),
+    }
+}
+
+/// What the start of an SQLite path says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqliteHeader {
+    /// Nothing to read: no file, an empty file (an empty database), no permission; SQLite says
+    /// what it makes of it.
+    Unread,
+    /// An SQLite database; `wal` when it is in WAL mode (header bytes 18 and 19 are 2).
+    Sqlite { wal: bool },
+    /// Bytes that are not an SQLite database's.
+    Foreign,
+}
+
+impl SqliteHeader {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+    fn read(path: &Path) -> SqliteHeader {
+        let mut header = Vec::with_capacity(20);
+        let read = std::fs::File::open(path)
+            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 20), &mut header));
+        match read {
+            Err(_) | Ok(0) => SqliteHeader::Unread,
+            Ok(_) if header.starts_with(Self::MAGIC) && header.len() == 20 => SqliteHeader::Sqlite {
+                wal: header[18] == 2 && header[19] == 2,
+            },
+            Ok(_) => SqliteHeader::Foreign,
+        }
+    }
+}
+
+/// The URI that opens the SQLite file `path` read-only (see [`DatabaseUrl::connect_read_only`]).
+fn sqlite_read_only_uri(path: &str, header: SqliteHeader) -> String {
+    let mut uri = String::from(if path.starts_with('/') { "file://" } else { "file:" });
+    for c in path.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro");
+    // A WAL file without a `-wal` file beside it: no connection has it open, and every byte of
+    // it is in the file itself.
+    let mut wal = std::ffi::OsString::from(path);
+    wal.push("-wal");
+    if header == (SqliteHeader::Sqlite { wal: true }) && !Path::new(&wal).exists() {
+        uri.push_str("&immutable=1");
+    }
+    uri
 }
 
 #[cfg(test)]

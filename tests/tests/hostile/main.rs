@@ -5,6 +5,7 @@
 //! [`upgrader_tests::TestDb::snapshot`]).
 
 mod cli;
+mod history;
 mod support;
 mod timeouts;
 mod url_secrets;

@@ -1,14 +1,14 @@
 -- One row per applied upgrade, in the seed system's layout (`upgrade`, `applied`): a history
 -- table left by the seed system is adopted as it is, and gains the columns below.
-CREATE TABLE IF NOT EXISTS upgrade (
+CREATE TABLE IF NOT EXISTS {history} (
     upgrade VARCHAR(255) NOT NULL PRIMARY KEY,
     applied DATETIME(6) NOT NULL
 );
-ALTER TABLE upgrade ADD COLUMN duration_ms BIGINT;
-ALTER TABLE upgrade ADD COLUMN checksum VARCHAR(64);
-ALTER TABLE upgrade ADD COLUMN method VARCHAR(16) NOT NULL DEFAULT 'run';
+ALTER TABLE {history} ADD COLUMN duration_ms BIGINT;
+ALTER TABLE {history} ADD COLUMN checksum VARCHAR(64);
+ALTER TABLE {history} ADD COLUMN method VARCHAR(16) NOT NULL DEFAULT 'run';
 -- An upgrade that started and has not finished (used where DDL cannot be rolled back).
-CREATE TABLE upgrade_in_progress (
+CREATE TABLE {in_progress} (
     upgrade VARCHAR(255) NOT NULL PRIMARY KEY,
     started DATETIME(6) NOT NULL,
     runner VARCHAR(255) NOT NULL,

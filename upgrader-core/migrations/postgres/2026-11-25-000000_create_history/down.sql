@@ -1,2 +1,2 @@
-DROP TABLE upgrade_in_progress;
-DROP TABLE upgrade;
+DROP TABLE {in_progress};
+DROP TABLE {history};

@@ -1,0 +1,1 @@
+UPDATE {history} SET method = 'run' WHERE method = 'adopted';
