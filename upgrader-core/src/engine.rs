@@ -636,7 +636,14 @@ impl Engine {
             Ok(()) => {
                 let history = &self.history;
                 let recorded = self.conn.transaction(|conn| {
-                    history::record(conn, history, upgrade.id, Some(millis), upgrade.checksum, Method::Run)?;
+                    history::record(
+                        conn,
+                        history,
+                        upgrade.id,
+                        Some(millis),
+                        upgrade.checksum,
+                        Method::Run,
+                    )?;
                     history::clear_started(conn, history, upgrade.id)
                 });
                 recorded

@@ -326,7 +326,8 @@ fn read_in_progress(
         "SELECT \"upgrade\", \"started\", \"runner\", \"error\" FROM {} ORDER BY \"upgrade\"",
         quoted(&table.in_progress())
     );
-    with_conn!(conn, c => diesel::sql_query(&sql).load(c)).map_err(|cause| Error::unreadable(table.in_progress(), cause))
+    with_conn!(conn, c => diesel::sql_query(&sql).load(c))
+        .map_err(|cause| Error::unreadable(table.in_progress(), cause))
 }
 
 /// Creates or updates the history tables, adopting a seed system's table. Call it holding the run

@@ -60,9 +60,9 @@ pub use engine::{
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
+pub use history::HistoryTable;
 pub use lock::{DEFAULT_SCOPE, LockId};
 pub use timeouts::Timeouts;
-pub use history::HistoryTable;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
 pub use upgrader_naming::{ParsedId, parse_id};

@@ -249,14 +249,19 @@ impl DatabaseUrl {
                 .map_err(fail)?,
             ),
         };
-        conn.configure(writes).map_err(|e| fail(e.to_string()))?;
         if self.backend == Backend::Sqlite {
             // SQLite opens any file, and reads it at the first query: a file that is not a
-            // database (or is damaged, or locked for longer than the busy timeout) is an error
-            // now, not an empty database.
-            conn.query_i64("SELECT COUNT(*) AS value FROM sqlite_master")
-                .map_err(|e| fail(e.to_string()))?;
+            // database (or is damaged) is an error now, not an empty database. Asked before the
+            // session waits for locks (no busy timeout yet): a file another session holds
+            // locked is not refused here, but waited for by the engine's own reads, which are
+            // bounded by its timeouts and say who holds it.
+            if let Err(e) = conn.query_i64("SELECT COUNT(*) AS value FROM sqlite_master")
+                && crate::blocked::Blocked::from_message(&e.to_string()).is_none()
+            {
+                return Err(fail(e.to_string()));
+            }
         }
+        conn.configure(writes).map_err(|e| fail(e.to_string()))?;
         Ok(conn)
     }
 
@@ -266,7 +271,8 @@ impl DatabaseUrl {
         let mut conn = AnyConnection::Sqlite(
             SqliteConnection::establish(":memory:").map_err(|e| self.connect_error(e.to_string()))?,
         );
-        conn.configure(false).map_err(|e| self.connect_error(e.to_string()))?;
+        conn.configure(false)
+            .map_err(|e| self.connect_error(e.to_string()))?;
         Ok(conn)
     }
 

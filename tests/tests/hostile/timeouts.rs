@@ -224,7 +224,7 @@ fn every_command_gives_up_on_a_locked_history_naming_the_holder(db: &TestDb) {
         }
         if command[0] != "populate" && command[0] != "mark" {
             assert!(
-                line.starts_with("error: reading the history: "),
+                line.starts_with("error: reading the history table `upgrade`: "),
                 "{command:?}: {line}"
             );
         }
@@ -244,7 +244,7 @@ fn the_wait_timeout_comes_from_the_configuration_file_too(db: &TestDb) {
     std::fs::write(dir.path().join("upgrader.toml"), "wait_timeout_secs = 1\n").expect("upgrader.toml");
     let holder = lock_the_history(db);
     let out = finish(upgrader(dir.path(), Some(&db.url)).args(["show", "applied"]));
-    let stderr = assert_refused(&out, 1, "reading the history: waited 1s for ");
+    let stderr = assert_refused(&out, 1, "reading the history table `upgrade`: waited 1s for ");
     assert!(stderr.contains(&holder.named(db.backend())), "{stderr}");
 }
 
@@ -256,10 +256,13 @@ fn the_statement_timeout_cancels_a_statement_first(db: &TestDb) {
     let before = db.snapshot();
     let holder = lock_the_history(db);
     let (wait, expected) = match db.backend() {
-        Backend::Sqlite => ("1", "reading the history: waited 1s for the SQLite file"),
+        Backend::Sqlite => (
+            "1",
+            "reading the history table `upgrade`: waited 1s for the SQLite file",
+        ),
         _ => (
             LONG_WAIT,
-            "reading the history: the statement ran longer than the statement timeout (1s) and was cancelled",
+            "reading the history table `upgrade`: the statement ran longer than the statement timeout (1s) and was cancelled",
         ),
     };
     let out = finish(upgrader(dir.path(), Some(&db.url)).args([
@@ -318,7 +321,11 @@ fn run_lock_timeout_bounds_the_estimates_and_checks(db: &TestDb) {
     ]));
     let bounded = "waited 1s (the run's lock timeout) for ";
     let stderr = match db.backend() {
-        Backend::Sqlite => assert_refused(&out, 1, &format!("reading the history: {bounded}")),
+        Backend::Sqlite => assert_refused(
+            &out,
+            1,
+            &format!("reading the history table `upgrade`: {bounded}"),
+        ),
         _ => {
             let stderr = assert_refused(
                 &out,

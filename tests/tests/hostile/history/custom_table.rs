@@ -139,7 +139,7 @@ fn invalid_history_table_names_are_refused_by_every_command() {
                 &out,
                 1,
                 &format!(
-                    "invalid configuration upgrader.toml: invalid history table name `{name}`: {reason}"
+                    "invalid configuration upgrader.toml:1:17: invalid history table name `{name}`: {reason}"
                 ),
             );
             assert!(stderr.contains("hint: "), "{stderr}");
@@ -163,7 +163,7 @@ fn history_table_of_another_type_in_upgrader_toml_is_refused() {
         assert_refused(
             &out,
             1,
-            "invalid configuration upgrader.toml: invalid type: integer `5`, expected",
+            "invalid configuration upgrader.toml:1:17: invalid type: integer `5`, expected",
         );
     }
     assert!(!std::path::Path::new(&db.url).exists());
