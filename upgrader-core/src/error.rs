@@ -223,7 +223,7 @@ impl Error {
             Error::Connect {
                 backend: Backend::Sqlite,
                 ..
-            } => "check the path and its permissions".into(),
+            } => "check that the path names the application's SQLite database file, and its permissions".into(),
             Error::Connect { .. } => {
                 "check that the server is running, and the host, port, user and database in the URL".into()
             }

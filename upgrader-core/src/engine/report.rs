@@ -1,0 +1,134 @@
+//! What the engine's calls return, and how `run` is asked to behave.
+
+use std::time::Duration;
+
+use crate::error::CheckFailure;
+use crate::history::{AppliedRecord, InProgress};
+use crate::upgrade::Upgrade;
+
+/// How `run` behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// How long to wait for another runner's lock.
+    pub lock_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            lock_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RunOptions {
+    /// Options with this lock timeout.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+}
+
+/// An upgrade a run applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedUpgrade {
+    /// Its id.
+    pub id: String,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// The upgrades applied, in order.
+    pub applied: Vec<AppliedUpgrade>,
+}
+
+impl RunReport {
+    /// The ids applied, in order.
+    pub fn applied_ids(&self) -> Vec<&str> {
+        self.applied.iter().map(|a| a.id.as_str()).collect()
+    }
+}
+
+/// An upgrade the history does not have, but counts as applied because a later upgrade that
+/// depends on it is recorded (an old database may predate the history of some upgrades).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implied {
+    /// The upgrade missing from the history.
+    pub id: String,
+    /// A recorded upgrade that depends on it.
+    pub by: String,
+}
+
+/// An applied upgrade whose code changed since it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    /// The upgrade.
+    pub id: String,
+    /// The fingerprint recorded when it was applied.
+    pub recorded: String,
+    /// The fingerprint of the code linked now.
+    pub current: String,
+}
+
+/// The state of a database against the linked upgrades.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Status {
+    /// The history (see [`Engine::applied`] for its order).
+    pub applied: Vec<AppliedRecord>,
+    /// Upgrades to run, in run order.
+    pub pending: Vec<Upgrade>,
+    /// Upgrades counted as applied through a recorded dependent (gaps in the history).
+    pub implied: Vec<Implied>,
+    /// History rows no linked upgrade has.
+    pub ghosts: Vec<AppliedRecord>,
+    /// Applied upgrades edited since.
+    pub edited: Vec<Edited>,
+    /// Upgrades that started and never finished.
+    pub interrupted: Vec<InProgress>,
+    /// Upgrades another runner is applying right now (it holds the lock), with who it is.
+    pub running: Vec<(InProgress, String)>,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// The database's state.
+    pub status: Status,
+    /// Each pending upgrade's estimate (`None` when it has none), in run order.
+    pub estimates: Vec<(String, Option<Duration>)>,
+    /// Pre-run checks and `pre_upgrade`s that failed.
+    pub failures: Vec<CheckFailure>,
+}
+
+impl CheckReport {
+    /// The sum of the pending upgrades' estimates.
+    pub fn total_estimate(&self) -> Duration {
+        total_estimate(&self.estimates)
+    }
+
+    /// Whether anything is wrong (warnings aside): a failed check or an interrupted upgrade.
+    pub fn is_ok(&self) -> bool {
+        self.failures.is_empty() && self.status.interrupted.is_empty()
+    }
+}
+
+/// What a run would apply: [`Engine::preview_run`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RunPreview {
+    /// The database's state.
+    pub status: Status,
+    /// Each pending upgrade's estimate (`None` when it has none, or it failed), in run order.
+    pub estimates: Vec<(String, Option<Duration>)>,
+}
+
+/// The sum of the estimates [`Engine::estimates`] returns (those without one count as nothing).
+pub fn total_estimate(estimates: &[(String, Option<Duration>)]) -> Duration {
+    estimates.iter().filter_map(|(_, e)| *e).sum()
+}
