@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod cli;
+mod config;
 mod create;
 mod output;
 mod refused;
@@ -26,10 +27,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use upgrader_core::{Config, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
+use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
 pub use crate::cli::Cli;
 use crate::cli::{Command, Confirmation, Create, Show};
+use crate::config::{Config, ConfigError};
 use crate::output::{StdoutFailed, data, data_line, duration, first_line, note, table};
 use crate::refused::Refused;
 use crate::ui::TerminalUi;
@@ -179,6 +181,8 @@ fn report(err: &anyhow::Error) {
         .find_map(|cause| {
             if let Some(refused) = cause.downcast_ref::<Refused>() {
                 Some(Some(refused.hint().to_owned()))
+            } else if let Some(config) = cause.downcast_ref::<ConfigError>() {
+                Some(Some(config.hint().to_owned()))
             } else if cause.is::<StdoutFailed>() {
                 Some(Some(
                     "nothing is lost: whatever the command changed in the database is recorded (`show applied`)"

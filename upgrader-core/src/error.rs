@@ -195,14 +195,6 @@ pub enum Error {
         /// What to do instead.
         hint: String,
     },
-    /// The configuration file cannot be used.
-    #[error("invalid configuration {path}: {reason}")]
-    Config {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
     /// A file could not be read or written (the cause is the error's source).
     #[error("{doing} {path}")]
     Io {
@@ -278,7 +270,6 @@ impl Error {
                 )
             }
             Error::Refused { hint, .. } => hint.clone(),
-            Error::Config { .. } => "see the README's configuration section".into(),
             Error::Graph { problems } => return problems.iter().find_map(Error::hint),
             Error::Io { .. } => "check the path and its permissions".into(),
             _ => return None,

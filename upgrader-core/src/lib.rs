@@ -36,7 +36,6 @@
 #![recursion_limit = "256"]
 
 mod blocked;
-mod config;
 mod connection;
 mod context;
 mod engine;
@@ -51,7 +50,6 @@ mod upgrade;
 mod url;
 
 pub use blocked::{Blocked, Limit};
-pub use config::Config;
 pub use connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{

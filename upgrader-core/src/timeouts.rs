@@ -46,7 +46,7 @@ impl Timeouts {
     /// Checks timeouts given in whole seconds, as the configuration and the flags give them: a
     /// wait from 1 to [`Timeouts::MAX_SECS`] (a statement cannot wait for nothing: every lock
     /// would fail it), a statement timeout from 0 (no limit) to [`Timeouts::MAX_SECS`].
-    pub(crate) fn check_secs(wait: Option<u64>, statement: Option<u64>) -> Result<(), String> {
+    pub fn check_secs(wait: Option<u64>, statement: Option<u64>) -> Result<(), String> {
         if let Some(secs) = wait.filter(|s| !(1..=Self::MAX_SECS).contains(s)) {
             return Err(format!(
                 "the wait timeout must be from 1 to {} seconds, not {secs}",

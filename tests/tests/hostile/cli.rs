@@ -524,3 +524,32 @@ fn every_command_that_reads_the_history_names_rows_no_linked_upgrade_has() {
         );
     }
 }
+
+// An `upgrader.toml` that is a FIFO was read for ever.
+#[test]
+fn a_config_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("upgrader.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = upgrader(dir.path(), None)
+        .args(["show", "pending"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`show pending` still reads the FIFO after 30s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_refused(
+        &out,
+        1,
+        "invalid configuration upgrader.toml: it is not a regular file",
+    );
+}

@@ -1,11 +1,47 @@
-//! `upgrader.toml`: the database URL and the active packages.
+//! `upgrader.toml`: the command line's settings in a file (the engine knows nothing of it).
 
+use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
+use upgrader_core::{HistoryTable, Timeouts};
 
-use crate::error::Error;
-use crate::timeouts::Timeouts;
+/// The configuration file cannot be used: it cannot be read, or what it says is invalid.
+#[derive(Debug)]
+pub(crate) enum ConfigError {
+    /// The file exists and cannot be read.
+    Unreadable { path: String, source: std::io::Error },
+    /// What it says is not a valid configuration.
+    Invalid { path: String, reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Unreadable { path, .. } => write!(f, "cannot read {path}"),
+            ConfigError::Invalid { path, reason } => write!(f, "invalid configuration {path}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Unreadable { source, .. } => Some(source),
+            ConfigError::Invalid { .. } => None,
+        }
+    }
+}
+
+impl ConfigError {
+    /// What to do about it.
+    pub(crate) fn hint(&self) -> &'static str {
+        match self {
+            ConfigError::Unreadable { .. } => "check the path and its permissions",
+            ConfigError::Invalid { .. } => "see the README's configuration section",
+        }
+    }
+}
 
 /// The optional configuration file, `upgrader.toml` in the working directory.
 ///
@@ -20,60 +56,66 @@ use crate::timeouts::Timeouts;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// The database, when neither `--database-url` nor `UPGRADER_DATABASE_URL` is given.
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     /// The active packages (modules); all when absent.
-    pub packages: Option<Vec<String>>,
+    pub(crate) packages: Option<Vec<String>>,
     /// How long `run` waits for another runner's lock, in seconds.
-    pub lock_timeout_secs: Option<u64>,
+    pub(crate) lock_timeout_secs: Option<u64>,
     /// How long connecting to a server may take, in seconds (at least 1).
-    pub connect_timeout_secs: Option<u64>,
+    pub(crate) connect_timeout_secs: Option<u64>,
     /// How long one statement waits for a lock another session holds, in seconds (1 or more).
-    pub wait_timeout_secs: Option<u64>,
+    pub(crate) wait_timeout_secs: Option<u64>,
     /// How long one statement may run, in seconds; 0 for no limit.
-    pub statement_timeout_secs: Option<u64>,
+    pub(crate) statement_timeout_secs: Option<u64>,
     /// The table that holds the history (default `upgrade`), checked when the file is read.
-    pub history_table: Option<crate::history::HistoryTable>,
+    pub(crate) history_table: Option<HistoryTable>,
 }
 
 impl Config {
     /// Reads the file; `None` when it does not exist.
-    pub fn load(path: &Path) -> Result<Option<Config>, Error> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+    pub(crate) fn load(path: &Path) -> Result<Option<Config>, ConfigError> {
+        let unreadable = |source| ConfigError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    doing: "cannot read",
+            Err(source) => return Err(unreadable(source)),
+            // A FIFO or a device would be read for ever, or as nonsense.
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                return Err(ConfigError::Invalid {
                     path: path.display().to_string(),
-                    source,
+                    reason: "it is not a regular file".into(),
                 });
             }
-        };
-        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+            Ok(_) => {}
+        }
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: match e.span() {
                 Some(span) => format!("{}:{}", path.display(), line_and_column(&text, span.start)),
                 None => path.display().to_string(),
             },
-            reason: crate::connection::one_line(e.message()),
+            reason: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
         })?;
         if config.connect_timeout_secs == Some(0) {
-            return Err(Error::Config {
+            return Err(ConfigError::Invalid {
                 path: path.display().to_string(),
                 reason: "`connect_timeout_secs` must be at least 1 (0 would give up before any server could answer)"
                     .into(),
             });
         }
         if config.packages.as_ref().is_some_and(Vec::is_empty) {
-            return Err(Error::Config {
+            return Err(ConfigError::Invalid {
                 path: path.display().to_string(),
                 reason: "`packages` is empty, so no module would take part (leave the key out to activate every module)"
                     .into(),
             });
         }
         let invalid = |key: &'static str| {
-            move |reason: String| Error::Config {
+            move |reason: String| ConfigError::Invalid {
                 path: path.display().to_string(),
                 reason: format!("`{key}`: {reason}"),
             }
