@@ -78,7 +78,7 @@ pub struct Edited {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Status {
-    /// The history (see [`Engine::applied`] for its order).
+    /// The history (see [`Engine::applied`](super::Engine::applied) for its order).
     pub applied: Vec<AppliedRecord>,
     /// Upgrades to run, in run order.
     pub pending: Vec<Upgrade>,
@@ -118,7 +118,7 @@ impl CheckReport {
     }
 }
 
-/// What a run would apply: [`Engine::preview_run`].
+/// What a run would apply: [`Engine::preview_run`](super::Engine::preview_run).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RunPreview {
@@ -128,7 +128,7 @@ pub struct RunPreview {
     pub estimates: Vec<(String, Option<Duration>)>,
 }
 
-/// The sum of the estimates [`Engine::estimates`] returns (those without one count as nothing).
+/// The sum of the estimates [`Engine::estimates`](super::Engine::estimates) returns (those without one count as nothing).
 pub fn total_estimate(estimates: &[(String, Option<Duration>)]) -> Duration {
     estimates.iter().filter_map(|(_, e)| *e).sum()
 }
