@@ -1,0 +1,70 @@
+//! `run`: the plan, the confirmation, the upgrades.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use crate::cli::Confirmation;
+use crate::commands::{confirm, ensure_confirmable, warn_ghosts};
+use crate::output::{data_line, duration, first_line, note, table};
+use crate::settings::{Settings, open, run_options};
+use crate::ui::TerminalUi;
+
+pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
+    let mut ui = TerminalUi::new(confirmation.yes_i_know);
+    ensure_confirmable(&ui, confirmation)?;
+    let mut engine = open(settings)?;
+    let options = run_options(settings, confirmation);
+    // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
+    let upgrader_core::RunPreview {
+        status, estimates, ..
+    } = engine.preview_run(&mut ui, &options)?;
+    warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
+    if !status.interrupted.is_empty() {
+        Err(upgrader_core::Error::Interrupted {
+            interrupted: status.interrupted,
+        })?;
+    }
+    if status.pending.is_empty() {
+        note("nothing to do: the database is up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = upgrader_core::total_estimate(&estimates);
+    note(&format!(
+        "{} upgrade(s) to apply to {} ({}), estimated {}:",
+        status.pending.len(),
+        settings.url,
+        engine.backend(),
+        duration(total)
+    ));
+    let plan: Vec<Vec<String>> = status
+        .pending
+        .iter()
+        .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
+        .collect();
+    note(table(&["  UPGRADE", "WHAT IT DOES"], &plan).trim_end());
+    if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
+        bail!("cancelled; nothing was applied");
+    }
+    let result = engine.run(&mut ui, &options);
+    let report = match &result {
+        Ok(report) => Some(report),
+        Err(e) => e.report(),
+    };
+    if let Some(report) = report {
+        for applied in &report.applied {
+            data_line(&format!(
+                "applied {} ({})",
+                applied.id,
+                duration(applied.duration)
+            ))?;
+        }
+    }
+    let report = result?;
+    if report.applied.is_empty() {
+        note("nothing to do: another runner applied everything");
+    } else {
+        note(&format!("{} upgrade(s) applied", report.applied.len()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
