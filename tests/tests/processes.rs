@@ -241,7 +241,7 @@ fn kill_9_in_the_middle_of_an_upgrade_leaves_a_true_history(db: &TestDb) {
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: inspect the database, then `upgrader resolve fixtures_2024_01_01_slow --retry` (run it again) or `upgrader resolve fixtures_2024_01_01_slow --mark-applied` (it did finish)"), "{stderr}");
+    assert!(stderr.contains("hint: inspect the database, then `upgrader-fixtures resolve fixtures_2024_01_01_slow --retry` (run it again) or `upgrader-fixtures resolve fixtures_2024_01_01_slow --mark-applied` (it did finish)"), "{stderr}");
     // Way out 1: it did not finish; the operator undoes its DDL and retries.
     db.connect().execute("DROP TABLE slow_marker").unwrap();
     let out = output(fixtures(db).args(["resolve", "fixtures_2024_01_01_slow", "--retry", "--yes-i-know"]));
