@@ -55,8 +55,18 @@ impl Engine {
         packages: Option<&[String]>,
     ) -> Result<Engine, Error> {
         Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
-            Some(path) if !path.exists() => url.connect_empty(),
-            _ => url.connect_read_only(),
+            // Only a file that is not there is the empty database it would be: a path that cannot
+            // be looked at (a directory without permission, a symlink loop) is not "missing".
+            Some(path) => match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => url.connect_empty(),
+                Err(e) => Err(Error::Connect {
+                    url: url.redacted(),
+                    backend: url.backend(),
+                    reason: format!("cannot look at {}: {e}", path.display()),
+                }),
+                Ok(_) => url.connect_read_only(),
+            },
+            None => url.connect_read_only(),
         })
     }
 

@@ -553,3 +553,16 @@ fn a_config_file_that_is_not_a_regular_file_is_refused_at_once() {
         "invalid configuration upgrader.toml: it is not a regular file",
     );
 }
+
+// `show` read a path it could not look at (a symlink loop, a directory it may not search) as the
+// empty database a missing file would be.
+#[test]
+fn a_database_path_that_cannot_be_looked_at_is_not_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let looped = dir.path().join("loop.db");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    for args in [&["show", "applied"][..], &["show", "pending"], &["check"]] {
+        let out = output(upgrader(dir.path(), Some(looped.to_str().unwrap())).args(args));
+        assert_refused(&out, 1, "cannot connect to SQLite database");
+    }
+}
