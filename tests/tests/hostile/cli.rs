@@ -566,3 +566,28 @@ fn a_database_path_that_cannot_be_looked_at_is_not_an_empty_database() {
         assert_refused(&out, 1, "cannot connect to SQLite database");
     }
 }
+
+// A run that failed while its stdout was a closed pipe ended quietly with exit 0.
+#[test]
+fn a_failed_run_with_a_closed_stdout_still_fails() {
+    let Some(db) = TestDb::new(Backend::Sqlite) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = upgrader(dir.path(), Some(&db.url))
+        .env("UPGRADER_TEST_FAIL", "1")
+        .args(["run", "--yes-i-know"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: upgrade `fixtures_2024_01_02_flaky` failed"),
+        "{stderr}"
+    );
+}

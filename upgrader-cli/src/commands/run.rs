@@ -51,16 +51,20 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
         Ok(report) => Some(report),
         Err(e) => e.report(),
     };
-    if let Some(report) = report {
-        for applied in &report.applied {
-            data_line(&format!(
+    let mut written = Ok(());
+    for applied in report.iter().flat_map(|r| &r.applied) {
+        if written.is_ok() {
+            written = data_line(&format!(
                 "applied {} ({})",
                 applied.id,
                 duration(applied.duration)
-            ))?;
+            ));
         }
     }
+    // A failed run is the error to report, even when stdout went away too: a pipeline must not
+    // read a closed pipe's quiet exit 0 for it.
     let report = result?;
+    written?;
     if report.applied.is_empty() {
         note("nothing to do: another runner applied everything");
     } else {
