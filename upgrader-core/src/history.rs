@@ -184,11 +184,6 @@ pub(crate) fn applied(conn: &mut AnyConnection, table: &HistoryTable) -> Result<
     read(conn, table).map(|history| history.applied)
 }
 
-/// Every upgrade that started and did not finish.
-pub(crate) fn in_progress(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<InProgress>, Error> {
-    read(conn, table).map(|history| history.in_progress)
-}
-
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Nullable<Text>)]

@@ -16,28 +16,24 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
     let mut engine = open(settings)?;
     let options = run_options(settings, confirmation);
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
-    let upgrader_core::RunPreview {
-        status, estimates, ..
-    } = engine.preview_run(&mut ui, &options)?;
-    warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
-    if !status.interrupted.is_empty() {
-        Err(upgrader_core::Error::Interrupted {
-            interrupted: status.interrupted,
-        })?;
+    let preview = engine.preview_run(&mut ui, &options)?;
+    warn_ghosts(preview.status.ghosts.iter().map(|g| g.upgrade.as_str()));
+    if let Some(refusal) = preview.refusal() {
+        return Err(refusal.into());
     }
-    if status.pending.is_empty() {
+    if preview.is_up_to_date() {
         note("nothing to do: the database is up to date");
         return Ok(ExitCode::SUCCESS);
     }
-    let total = upgrader_core::total_estimate(&estimates);
     note(&format!(
         "{} upgrade(s) to apply to {} ({}), estimated {}:",
-        status.pending.len(),
+        preview.status.pending.len(),
         settings.url,
         engine.backend(),
-        duration(total)
+        duration(preview.total_estimate())
     ));
-    let plan: Vec<Vec<String>> = status
+    let plan: Vec<Vec<String>> = preview
+        .status
         .pending
         .iter()
         .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
@@ -46,7 +42,8 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
     if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
         bail!("cancelled; nothing was applied");
     }
-    let result = engine.run(&mut ui, &options);
+    // The preview was the run's look before the lock: it reads the state again only holding it.
+    let result = engine.run_previewed(preview, &mut ui, &options);
     let report = match &result {
         Ok(report) => Some(report),
         Err(e) => e.report(),

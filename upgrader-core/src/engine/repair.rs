@@ -1,46 +1,61 @@
 //! Repairing a history by hand: recording upgrades without running them (`populate`,
 //! `mark_applied`), taking them back (`mark_pending`), settling an interrupted one (`resolve`).
+//!
+//! Each is a decision on the database's state, read holding the run lock: the history rows to
+//! write (or a refusal, which changes nothing). [`Engine::repair`] does the rest the same way for
+//! all of them.
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::{Engine, RunOptions};
+use super::{Engine, RunOptions, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
-use crate::history::{self, Method};
+use crate::history::{self, Method, Record};
 use crate::upgrade::Upgrade;
+
+/// What a repair writes to the history, in one transaction.
+struct Edits<'a> {
+    /// Upgrades to record as applied, without running them.
+    record: Vec<Record<'a>>,
+    /// How they came to be recorded.
+    method: Method,
+    /// Upgrades to remove from the history.
+    forget: Vec<String>,
+    /// Upgrades whose start mark to clear.
+    clear: Vec<String>,
+}
+
+impl<'a> Edits<'a> {
+    fn new(method: Method) -> Edits<'a> {
+        Edits {
+            record: Vec::new(),
+            method,
+            forget: Vec::new(),
+            clear: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.record.is_empty() && self.forget.is_empty() && self.clear.is_empty()
+    }
+}
 
 impl Engine {
     /// Records every active upgrade as applied without running it: for a database just created
     /// at the latest schema. Returns the ids recorded (those not already in the history).
     pub fn populate(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<Vec<String>, Error> {
-        let ui = &mut Traced(ui);
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let status = engine.status()?;
+        self.repair(ui, options, |engine, status| {
             // An interrupted upgrade's changes are unknown: the operator settles it first.
-            if !status.interrupted.is_empty() {
-                return Err(Error::Interrupted {
-                    interrupted: status.interrupted,
-                });
+            if let Some(refusal) = status.refusal() {
+                return Err(refusal);
             }
             let recorded: BTreeSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
-            let missing: Vec<Upgrade> = engine
-                .plan
-                .upgrades()
-                .iter()
-                .filter(|u| !recorded.contains(u.id))
-                .copied()
-                .collect();
-            // The history tables are set up (a seed table adopted) only to write something.
-            if missing.is_empty() {
-                return Ok(Vec::new());
-            }
-            history::setup(&mut engine.conn, &engine.history)?;
-            let records: Vec<history::Record<'_>> = missing.iter().map(unrun).collect();
-            engine
-                .conn
-                .transaction(|conn| history::record_all(conn, &engine.history, &records, Method::Populate))?;
-            Ok(missing.iter().map(|u| u.id.to_owned()).collect())
+            let mut edits = Edits::new(Method::Populate);
+            let missing = engine.plan.upgrades().iter().filter(|u| !recorded.contains(u.id));
+            edits.record = missing.map(unrun).collect();
+            let ids = edits.record.iter().map(|r| r.id.to_owned()).collect();
+            Ok((edits, ids))
         })
     }
 
@@ -53,11 +68,9 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
-        let ui = &mut Traced(ui);
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let status = engine.status()?;
+        self.repair(ui, options, |engine, status| {
             let pending: HashSet<&str> = status.pending.iter().map(|u| u.id).collect();
-            let mut marked = Vec::new();
+            let mut edits = Edits::new(Method::Mark);
             for id in ids {
                 let upgrade = *engine.known(id)?;
                 if !pending.contains(upgrade.id) {
@@ -76,27 +89,14 @@ impl Engine {
                             .into(),
                     });
                 }
-                marked.push(upgrade);
-            }
-            if marked.is_empty() {
-                return Ok(Vec::new());
-            }
-            // Refusals above change nothing; from here on the history is written.
-            history::setup(&mut engine.conn, &engine.history)?;
-            let records: Vec<history::Record<'_>> = marked.iter().map(unrun).collect();
-            // An interrupted upgrade marked applied is settled, as `resolve` settles it.
-            let interrupted: HashSet<&str> = status.interrupted.iter().map(|i| i.upgrade.as_str()).collect();
-            let history = &engine.history;
-            engine.conn.transaction(|conn| {
-                history::record_all(conn, history, &records, Method::Mark)?;
-                for upgrade in &marked {
-                    if interrupted.contains(upgrade.id) {
-                        history::clear_started(conn, history, upgrade.id)?;
-                    }
+                edits.record.push(unrun(&upgrade));
+                // An interrupted upgrade marked applied is settled, as `resolve` settles it.
+                if status.interrupted.iter().any(|i| i.upgrade == upgrade.id) {
+                    edits.clear.push(upgrade.id.to_owned());
                 }
-                Ok::<_, Error>(())
-            })?;
-            Ok(marked.iter().map(|u| u.id.to_owned()).collect())
+            }
+            let ids = edits.record.iter().map(|r| r.id.to_owned()).collect();
+            Ok((edits, ids))
         })
     }
 
@@ -112,9 +112,7 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<Vec<String>, Error> {
-        let ui = &mut Traced(ui);
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let status = engine.status()?;
+        self.repair(ui, options, |engine, status| {
             let recorded: HashSet<&str> = status.applied.iter().map(|r| r.upgrade.as_str()).collect();
             let interrupted: HashSet<&str> = status.interrupted.iter().map(|i| i.upgrade.as_str()).collect();
             let mut changed: Vec<String> = Vec::new();
@@ -145,23 +143,11 @@ impl Engine {
                     }
                 }
             }
-            if changed.is_empty() {
-                return Ok(changed);
-            }
-            history::setup(&mut engine.conn, &engine.history)?;
-            let history = &engine.history;
-            engine.conn.transaction(|conn| {
-                for id in &changed {
-                    if recorded.contains(id.as_str()) {
-                        history::forget(conn, history, id)?;
-                    }
-                    if interrupted.contains(id.as_str()) {
-                        history::clear_started(conn, history, id)?;
-                    }
-                }
-                Ok::<_, Error>(())
-            })?;
-            Ok(changed)
+            let mut edits = Edits::new(Method::Mark);
+            let of = |set: &HashSet<&str>| changed.iter().filter(|id| set.contains(id.as_str())).cloned().collect();
+            edits.forget = of(&recorded);
+            edits.clear = of(&interrupted);
+            Ok((edits, changed))
         })
     }
 
@@ -174,23 +160,58 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<(), Error> {
-        let ui = &mut Traced(ui);
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let interrupted = history::in_progress(&mut engine.conn, &engine.history)?;
-            if !interrupted.iter().any(|i| i.upgrade == id) {
+        self.repair(ui, options, |engine, status| {
+            if !status.interrupted.iter().any(|i| i.upgrade == id) {
                 return Err(Error::Refused {
                     reason: format!("`{id}` is not an interrupted upgrade"),
                     hint: "`upgrader check` lists the interrupted upgrades".into(),
                 });
             }
+            let mut edits = Edits::new(Method::Resolve);
+            if !retry {
+                edits.record.push(Record {
+                    id,
+                    duration_ms: None,
+                    checksum: engine.registry.get(id).and_then(|u| u.checksum),
+                });
+            }
+            edits.clear.push(id.to_owned());
+            Ok((edits, ()))
+        })
+    }
+
+    /// A repair: reads the history (refusing one that cannot be read before taking anything),
+    /// takes the run lock, reads the state again holding it, lets `decide` say what to write (or
+    /// refuse), and writes it in one transaction, setting the history's tables up (adopting a
+    /// seed table) only when there is something to write.
+    fn repair<'a, T>(
+        &mut self,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+        decide: impl FnOnce(&Engine, &Status) -> Result<(Edits<'a>, T), Error>,
+    ) -> Result<T, Error> {
+        let ui = &mut Traced(ui);
+        let read = history::read(&mut self.conn, &self.history);
+        self.explained(read)?;
+        self.with_lock(ui, options.lock_timeout, |engine, _| {
+            let status = engine.status()?;
+            let (edits, value) = decide(engine, &status)?;
+            if edits.is_empty() {
+                return Ok(value);
+            }
             history::setup(&mut engine.conn, &engine.history)?;
-            let checksum = engine.registry.get(id).and_then(|u| u.checksum);
+            let history = &engine.history;
             engine.conn.transaction(|conn| {
-                if !retry {
-                    history::record(conn, &engine.history, id, None, checksum, Method::Resolve)?;
+                history::record_all(conn, history, &edits.record, edits.method)?;
+                for id in &edits.forget {
+                    history::forget(conn, history, id)?;
                 }
-                history::clear_started(conn, &engine.history, id)
-            })
+                for id in &edits.clear {
+                    history::clear_started(conn, history, id)?;
+                }
+                Ok::<_, Error>(())
+            })?;
+            Ok(value)
         })
     }
 
@@ -202,8 +223,8 @@ impl Engine {
 }
 
 /// An upgrade recorded without running it.
-fn unrun(upgrade: &Upgrade) -> history::Record<'static> {
-    history::Record {
+fn unrun(upgrade: &Upgrade) -> Record<'static> {
+    Record {
         id: upgrade.id,
         duration_ms: None,
         checksum: upgrade.checksum,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::CheckFailure;
+use crate::error::{CheckFailure, Error};
 use crate::history::{AppliedRecord, InProgress};
 use crate::upgrade::Upgrade;
 
@@ -94,6 +94,16 @@ pub struct Status {
     pub running: Vec<(InProgress, String)>,
 }
 
+impl Status {
+    /// Why a run (or `populate`) must not start on this state: upgrades that were interrupted,
+    /// whose changes nobody knows until the operator settles them ([`Error::Interrupted`]).
+    pub fn refusal(&self) -> Option<Error> {
+        (!self.interrupted.is_empty()).then(|| Error::Interrupted {
+            interrupted: self.interrupted.clone(),
+        })
+    }
+}
+
 /// What `check` found.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -118,7 +128,8 @@ impl CheckReport {
     }
 }
 
-/// What a run would apply: [`Engine::preview_run`](super::Engine::preview_run).
+/// What a run would apply: [`Engine::preview_run`](super::Engine::preview_run), which
+/// [`Engine::run_previewed`](super::Engine::run_previewed) then runs.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RunPreview {
@@ -126,6 +137,24 @@ pub struct RunPreview {
     pub status: Status,
     /// Each pending upgrade's estimate (`None` when it has none, or it failed), in run order.
     pub estimates: Vec<(String, Option<Duration>)>,
+}
+
+impl RunPreview {
+    /// Why the run would refuse to start ([`Status::refusal`]): show the plan, but do not ask
+    /// to apply it.
+    pub fn refusal(&self) -> Option<Error> {
+        self.status.refusal()
+    }
+
+    /// Whether the run has nothing to apply.
+    pub fn is_up_to_date(&self) -> bool {
+        self.status.pending.is_empty()
+    }
+
+    /// The sum of the pending upgrades' estimates.
+    pub fn total_estimate(&self) -> Duration {
+        total_estimate(&self.estimates)
+    }
 }
 
 /// The sum of the estimates [`Engine::estimates`](super::Engine::estimates) returns (those without one count as nothing).
