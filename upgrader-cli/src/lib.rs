@@ -217,3 +217,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Create(Create::Release(args)) => create::run_release(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A driver's message over several lines (PostgreSQL's DETAIL, MySQL's context) broke the
+    // one-line `error:` promise.
+    #[test]
+    fn an_error_chain_prints_on_one_line() {
+        let cause = std::io::Error::other("relation \"x\" does not exist\n  DETAIL: it never did\r\n");
+        let err = anyhow::Error::new(cause).context("database error while reading the history");
+        assert_eq!(
+            one_line(&format!("error: {err:#}")),
+            "error: database error while reading the history: relation \"x\" does not exist DETAIL: it never did"
+        );
+        assert_eq!(one_line("`a  b` stays\tas it is"), "`a  b` stays\tas it is");
+    }
+}
