@@ -120,11 +120,30 @@ impl Config {
                 reason: format!("`{key}`: {reason}"),
             }
         };
-        Timeouts::check_secs(config.wait_timeout_secs, None).map_err(invalid("wait_timeout_secs"))?;
-        Timeouts::check_secs(None, config.statement_timeout_secs)
-            .map_err(invalid("statement_timeout_secs"))?;
+        check_secs(config.wait_timeout_secs, None).map_err(invalid("wait_timeout_secs"))?;
+        check_secs(None, config.statement_timeout_secs).map_err(invalid("statement_timeout_secs"))?;
         Ok(Some(config))
     }
+}
+
+/// Checks timeouts given in whole seconds, as the file gives them (the flags are checked by clap,
+/// with the same ranges): a wait from 1 to [`Timeouts::MAX_SECS`] (a statement cannot wait for
+/// nothing: every lock would fail it), a statement timeout from 0 (no limit) to
+/// [`Timeouts::MAX_SECS`].
+fn check_secs(wait: Option<u64>, statement: Option<u64>) -> Result<(), String> {
+    if let Some(secs) = wait.filter(|s| !(1..=Timeouts::MAX_SECS).contains(s)) {
+        return Err(format!(
+            "the wait timeout must be from 1 to {} seconds, not {secs}",
+            Timeouts::MAX_SECS
+        ));
+    }
+    if let Some(secs) = statement.filter(|s| *s > Timeouts::MAX_SECS) {
+        return Err(format!(
+            "the statement timeout must be from 0 (no limit) to {} seconds, not {secs}",
+            Timeouts::MAX_SECS
+        ));
+    }
+    Ok(())
 }
 
 /// `line:column`, both from 1, of a byte offset in `text`.
@@ -133,4 +152,18 @@ fn line_and_column(text: &str, offset: usize) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("{line}:{column}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_wait_is_refused_and_zero_statement_is_no_limit() {
+        assert!(check_secs(Some(0), None).unwrap_err().contains("not 0"));
+        assert!(check_secs(None, Some(0)).is_ok());
+        assert!(check_secs(Some(1), Some(Timeouts::MAX_SECS)).is_ok());
+        assert!(check_secs(Some(Timeouts::MAX_SECS + 1), None).is_err());
+        assert!(check_secs(None, Some(Timeouts::MAX_SECS + 1)).is_err());
+    }
 }

@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+mod hints;
 mod output;
 mod refused;
 mod settings;
@@ -66,9 +67,6 @@ impl Host {
         Host::new(name, env!("CARGO_PKG_VERSION"))
     }
 }
-
-/// How hints name the command: set once by [`run_with`] or [`execute`].
-static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Runs the command line with the process's arguments, named after the program (see
 /// [`Host::from_program`]); prints errors and returns the exit code.
@@ -139,7 +137,6 @@ pub fn run_with(host: Host, args: impl IntoIterator<Item = impl Into<OsString> +
 /// }
 /// ```
 pub fn execute(cli: Cli, host: &Host) -> ExitCode {
-    let _ = HOST.set(host.name.clone());
     quiet_panics();
     match dispatch(cli) {
         Ok(code) => code,
@@ -152,23 +149,17 @@ pub fn execute(cli: Cli, host: &Host) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            report(&err);
+            report(&err, host);
             ExitCode::FAILURE
         }
     }
 }
 
-/// A message in the host's terms: the commands it quotes are typed as the host is
-/// (`` `myapp upgrader resolve …` `` rather than `` `upgrader resolve …` ``).
-fn in_host_terms(text: &str) -> String {
-    match HOST.get() {
-        Some(host) if host != "upgrader" => text.replace("`upgrader ", &format!("`{host} ")),
-        _ => text.to_owned(),
-    }
-}
-
-fn report(err: &anyhow::Error) {
-    note(&in_host_terms(&format!("error: {err:#}")));
+/// The error on one line, its causes joined with ": " (a driver's message can span lines: here,
+/// where it is printed, is the one place it is flattened), then what to do next, in the host's
+/// terms.
+fn report(err: &anyhow::Error, host: &Host) {
+    note(&one_line(&format!("error: {err:#}")));
     // The first typed error in the chain says what to do next, if anything.
     let hint = err
         .chain()
@@ -185,13 +176,23 @@ fn report(err: &anyhow::Error) {
             } else {
                 cause
                     .downcast_ref::<upgrader_core::Error>()
-                    .map(upgrader_core::Error::hint)
+                    .map(|err| hints::hint(err, host))
             }
         })
         .flatten();
     if let Some(hint) = hint {
-        note(&in_host_terms(&format!("hint: {hint}")));
+        note(&one_line(&format!("hint: {hint}")));
     }
+}
+
+/// `text` on one line: each line break, with the blanks around it, becomes one space. (Other
+/// characters a terminal could act on are escaped when the line is written.)
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(|line| line.trim_matches(|c: char| c.is_ascii_whitespace()))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An upgrade that panics is caught by the engine and reported as its error, with the panic's
@@ -214,5 +215,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args),
         Command::Create(Create::Release(args)) => create::run_release(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A driver's message over several lines (PostgreSQL's DETAIL, MySQL's context) broke the
+    // one-line `error:` promise.
+    #[test]
+    fn an_error_chain_prints_on_one_line() {
+        let cause = std::io::Error::other("relation \"x\" does not exist\n  DETAIL: it never did\r\n");
+        let err = anyhow::Error::new(cause).context("database error while reading the history");
+        assert_eq!(
+            one_line(&format!("error: {err:#}")),
+            "error: database error while reading the history: relation \"x\" does not exist DETAIL: it never did"
+        );
+        assert_eq!(one_line("`a  b` stays\tas it is"), "`a  b` stays\tas it is");
     }
 }

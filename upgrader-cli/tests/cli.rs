@@ -526,3 +526,89 @@ fn an_application_mounts_the_command_set_as_a_subcommand() {
     // Usage errors are the application's: exit 2.
     myapp().args(["upgrader", "frobnicate"]).assert().code(2);
 }
+
+// Hints said `upgrader resolve …` (a text replace made them `myapp upgrader …` only where the
+// words happened to match) although the operator typed `myapp upgrader`.
+#[test]
+fn hints_name_the_mounted_command_as_the_operator_types_it() {
+    const LEAF: &str = "accounts_2024_06_01_add_last_login";
+    let demo = Demo::sqlite();
+    let mounted = |args: &[&str]| {
+        myapp()
+            .current_dir(demo.dir.path())
+            .arg("upgrader")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let failed = |args: &[&str]| {
+        let out = mounted(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            stderr.lines().count(),
+            2,
+            "an error line and a hint line: {stderr}"
+        );
+        assert!(!stderr.contains("`upgrader "), "{stderr}");
+        stderr
+    };
+    assert!(mounted(&["run", "--yes-i-know"]).status.success());
+    assert!(
+        mounted(&["mark", LEAF, "--pending", "--yes-i-know"])
+            .status
+            .success()
+    );
+    // A runner killed in the middle of the leaf leaves its start mark.
+    upgrader_core::DatabaseUrl::parse(&demo.url)
+        .and_then(|url| url.connect())
+        .unwrap()
+        .execute(&format!(
+            "INSERT INTO upgrade_in_progress (upgrade, started, runner) VALUES ('{LEAF}', CURRENT_TIMESTAMP, 'pid 1 on elsewhere')"
+        ))
+        .unwrap();
+
+    let stderr = failed(&["run", "--yes-i-know"]);
+    assert!(
+        stderr.contains(&format!(
+            "\nhint: inspect the database, then `myapp upgrader resolve {LEAF} --retry` (run it again) \
+             or `myapp upgrader resolve {LEAF} --mark-applied` (it did finish)\n"
+        )),
+        "{stderr}"
+    );
+
+    assert!(
+        mounted(&["resolve", LEAF, "--retry", "--yes-i-know"])
+            .status
+            .success()
+    );
+    let stderr = failed(&["resolve", LEAF, "--retry", "--yes-i-know"]);
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot resolve {LEAF}: `{LEAF}` is not an interrupted upgrade\n\
+             hint: `myapp upgrader check` lists the interrupted upgrades\n"
+        )
+    );
+
+    let stderr = failed(&["mark", "nope_2024_01_01_gone", "--pending", "--yes-i-know"]);
+    assert_eq!(
+        stderr,
+        "error: `nope_2024_01_01_gone` is not a known upgrade\n\
+         hint: `myapp upgrader show pending` and `myapp upgrader show applied` list the known ids\n"
+    );
+
+    // Hints that name no command are the same as the standalone binary's.
+    let stderr = failed(&[
+        "mark",
+        "records_2024_03_05_add_version_id",
+        "--pending",
+        "--yes-i-know",
+    ]);
+    assert!(
+        stderr.ends_with(
+            "\nhint: take those back too (--with-dependents: they run again at the next run), or leave it applied\n"
+        ),
+        "{stderr}"
+    );
+}

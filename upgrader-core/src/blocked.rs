@@ -138,15 +138,6 @@ impl Blocked {
             self.note = note;
         }
     }
-
-    /// What to do about it.
-    pub(crate) fn hint(&self) -> String {
-        match self.limit {
-            Limit::Wait => "end that session or let it finish, then try again; --wait-timeout (`wait_timeout_secs`) sets how long a statement waits for a lock".into(),
-            Limit::Run => "end that session or let it finish, then try again; before its first upgrade, `run` waits for a lock at most --lock-timeout".into(),
-            Limit::Statement => "--statement-timeout (`statement_timeout_secs`, 0 for no limit) sets how long one statement may run".into(),
-        }
-    }
 }
 
 impl fmt::Display for Blocked {
@@ -197,11 +188,13 @@ pub(crate) fn explain(
 ) -> Error {
     let (doing, mut blocked) = match error {
         Error::Blocked { doing, blocked } => (doing, blocked),
-        // The migrations' errors come as text.
-        Error::Migration { reason } => match Blocked::from_message(&reason) {
-            Some(blocked) => ("setting up the history tables".to_owned(), Box::new(blocked)),
-            None => return Error::Migration { reason },
-        },
+        // The migrations' errors come boxed: their text tells.
+        Error::Migration { cause } => {
+            match Blocked::from_message(&crate::connection::one_line(&cause.to_string())) {
+                Some(blocked) => ("setting up the history tables".to_owned(), Box::new(blocked)),
+                None => return Error::Migration { cause },
+            }
+        }
         error => return error,
     };
     blocked.explain(conn, sqlite_file, session, configured);

@@ -7,8 +7,14 @@ use crate::blocked::Blocked;
 use crate::connection::Backend;
 use crate::engine::RunReport;
 
-/// Everything that can go wrong in the engine. Each message is one line; [`Error::hint`] says what
-/// to do about it.
+/// Everything that can go wrong in the engine.
+///
+/// A message (`Display`) is one line of its own, and speaks of the engine, never of a program's
+/// command line: what to do about an error is for the program to say, from the variant and its
+/// fields (each variant's documentation says what they mean). Where a cause is another error
+/// (what the database said), it is the error's [`source`](std::error::Error::source), not part of
+/// the message: print the whole chain (`anyhow`'s `{:#}` joins it with ": "), and collapse its
+/// whitespace, as a driver's message can span lines.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -19,7 +25,8 @@ pub enum Error {
         url: String,
         /// What is wrong with it.
         reason: String,
-        /// What to write instead.
+        /// What to write instead: the URL forms that would be read (in URL terms, for the
+        /// operator).
         hint: String,
     },
     /// The database cannot be reached.
@@ -32,13 +39,14 @@ pub enum Error {
         /// What the driver said, scrubbed of the URL's secrets.
         reason: String,
     },
-    /// A query of the engine's own failed.
-    #[error("database error while {doing}: {reason}")]
+    /// A query of the engine's own failed; what the database said is the error's source.
+    #[error("database error while {doing}")]
     Database {
         /// What the engine was doing.
         doing: String,
-        /// What the database said.
-        reason: String,
+        /// What the database (or diesel) said.
+        #[source]
+        cause: diesel::result::Error,
     },
     /// An upgrade id does not follow the naming rules.
     #[error("invalid upgrade id: {reason}")]
@@ -107,17 +115,19 @@ pub enum Error {
         /// How long it waited, and who holds the lock.
         blocked: Box<Blocked>,
     },
-    /// An id given on the command line is not a known upgrade.
+    /// An id asked for is not a known upgrade (the plan and the history list the known ones).
     #[error("`{id}` is not a known upgrade")]
     UnknownUpgrade {
         /// The id.
         id: String,
     },
-    /// The history's own tables could not be created or updated.
-    #[error("cannot set up the history tables: {reason}")]
+    /// The history's own tables could not be created or updated; what failed is the error's
+    /// source.
+    #[error("cannot set up the history tables")]
     Migration {
-        /// What failed.
-        reason: String,
+        /// What failed: a migration's error, as diesel's migration harness gives it.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The history exists but cannot be read (a failed query, a row without an id): it is never
     /// read as empty.
@@ -187,13 +197,34 @@ pub enum Error {
         /// The interrupted upgrades.
         interrupted: Vec<crate::history::InProgress>,
     },
-    /// The operator asked for something the history does not allow.
-    #[error("{reason}")]
-    Refused {
-        /// Why.
-        reason: String,
-        /// What to do instead.
-        hint: String,
+    /// [`Engine::mark_applied`](crate::Engine::mark_applied) without `force`, for an upgrade
+    /// whose dependencies are pending: mark them applied too, or pass `force` when the database
+    /// really has them. Nothing was recorded.
+    #[error("`{id}` depends on pending upgrade(s): {}", pending.join(", "))]
+    PendingDependencies {
+        /// The upgrade asked for.
+        id: String,
+        /// Its pending dependencies, not among those asked for.
+        pending: Vec<String>,
+    },
+    /// [`Engine::mark_pending`](crate::Engine::mark_pending) without `with_dependents`, for an
+    /// upgrade that counts as applied through recorded upgrades that depend on it: take them back
+    /// too (`with_dependents`: they run again at the next run), or leave it applied. Nothing was
+    /// changed.
+    #[error("`{id}` counts as applied because recorded upgrade(s) depend on it: {}; taking it back alone would change nothing", dependents.join(", "))]
+    RecordedDependents {
+        /// The upgrade asked for.
+        id: String,
+        /// The recorded upgrades that depend on it, not among those asked for.
+        dependents: Vec<String>,
+    },
+    /// [`Engine::resolve`](crate::Engine::resolve) for an upgrade that is not interrupted:
+    /// [`Status::interrupted`](crate::Status::interrupted) lists those that are. Nothing was
+    /// changed.
+    #[error("`{id}` is not an interrupted upgrade")]
+    NotInterrupted {
+        /// The upgrade asked for.
+        id: String,
     },
     /// A file could not be read or written (the cause is the error's source).
     #[error("{doing} {path}")]
@@ -208,74 +239,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// What the operator can do next, when there is something useful to say.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::InvalidUrl { hint, .. } => hint.clone(),
-            Error::Connect {
-                backend: Backend::Sqlite,
-                ..
-            } => "check that the path names the application's SQLite database file, and its permissions".into(),
-            Error::Connect { .. } => {
-                "check that the server is running, and the host, port, user and database in the URL".into()
-            }
-            Error::UnknownDependency { .. } => {
-                "link the crate that provides it, or fix the name in `depends_on`".into()
-            }
-            Error::InactiveDependency { package, .. } => {
-                format!(
-                    "add `{package}` to `packages` in upgrader.toml, or deactivate the dependent package too"
-                )
-            }
-            Error::UnknownPackage { .. } => {
-                "fix `packages` in upgrader.toml, or link the crate that provides it".into()
-            }
-            Error::Cycle { .. } => "remove one of these dependencies".into(),
-            Error::DuplicateId { .. } => "rename one of them; ids are unique across all modules".into(),
-            Error::NothingLinked => {
-                "name every crate that holds upgrades in the binary (`use my_module as _;`), or the linker drops their registrations"
-                    .into()
-            }
-            Error::UnknownUpgrade { .. } => {
-                "`upgrader show pending` and `upgrader show applied` list the known ids".into()
-            }
-            Error::HistoryUnreadable { .. } => {
-                "check that the database user may read that table, and what it holds".into()
-            }
-            Error::ForeignHistoryTable { .. } => {
-                "the engine leaves that table alone: choose another name for its history (the `history_table` setting)".into()
-            }
-            Error::InvalidHistoryTable { .. } => format!(
-                "use lowercase letters, digits and `_`, not starting with a digit, at most {} characters",
-                crate::history::HistoryTable::MAX_LEN
-            ),
-            Error::PreChecksFailed { .. } => "fix what the checks report and run again".into(),
-            Error::UpgradeFailed {
-                rolled_back: true, ..
-            } => "fix the cause and run again: the run resumes at the failed upgrade".into(),
-            Error::UpgradeFailed { id, .. } => format!(
-                "its DDL may be partly applied: inspect the database, then `upgrader resolve {id} --retry` or `--mark-applied`"
-            ),
-            Error::PostChecksFailed { .. } => {
-                "the upgrades are recorded as applied; inspect what the checks report".into()
-            }
-            Error::Blocked { blocked, .. } => blocked.hint(),
-            Error::LockTimeout { .. } => {
-                "wait for the other runner to finish, or raise --lock-timeout".into()
-            }
-            Error::Interrupted { interrupted } => {
-                let id = interrupted.first().map_or("<id>", |i| i.upgrade.as_str());
-                format!(
-                    "inspect the database, then `upgrader resolve {id} --retry` (run it again) or `upgrader resolve {id} --mark-applied` (it did finish)"
-                )
-            }
-            Error::Refused { hint, .. } => hint.clone(),
-            Error::Graph { problems } => return problems.iter().find_map(Error::hint),
-            Error::Io { .. } => "check the path and its permissions".into(),
-            _ => return None,
-        })
-    }
-
     /// For a failed run, what it did before failing.
     pub fn report(&self) -> Option<&RunReport> {
         match self {
@@ -310,7 +273,7 @@ impl Error {
                     doing,
                     blocked: Box::new(blocked),
                 },
-                None => Error::Database { doing, reason },
+                None => Error::Database { doing, cause: e },
             }
         }
     }
@@ -355,5 +318,143 @@ impl Error {
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
         Error::db("writing the history")(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocked::Limit;
+
+    /// The message and its causes, as a program prints them (`anyhow`'s `{:#}`).
+    fn chain(err: &Error) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
+    fn in_progress(id: &str) -> crate::history::InProgress {
+        crate::history::InProgress {
+            upgrade: id.into(),
+            started: chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a date"),
+            runner: "42@host".into(),
+            error: None,
+        }
+    }
+
+    /// The core speaks in its own terms: a program's command names and flags are the program's
+    /// to add (its hints), never part of an engine message.
+    #[test]
+    fn messages_name_no_command_line() {
+        let id = || "accounts_2024_01_10_initial".to_owned();
+        let errors = [
+            Error::Connect {
+                url: "postgres://app:***@db/app".into(),
+                backend: Backend::Postgres,
+                reason: "Connection refused".into(),
+            },
+            Error::Database {
+                doing: "taking the upgrade lock".into(),
+                cause: diesel::result::Error::NotFound,
+            },
+            Error::Migration {
+                cause: "table `upgrade` has no column `id`".into(),
+            },
+            Error::InactiveDependency {
+                upgrade: id(),
+                dependency: "records_2024_01_15_initial".into(),
+                package: "records".into(),
+            },
+            Error::UnknownPackage {
+                package: "billing".into(),
+            },
+            Error::NothingLinked,
+            Error::Blocked {
+                doing: "reading the history".into(),
+                blocked: Box::new(Blocked::from_message("database is locked").expect("a lock wait")),
+            },
+            Error::UnknownUpgrade { id: id() },
+            Error::ForeignHistoryTable {
+                table: "upgrade".into(),
+                columns: vec!["id".into()],
+                reason: "it has no `upgrade` column".into(),
+            },
+            Error::PreChecksFailed {
+                failures: vec![CheckFailure {
+                    check: id(),
+                    reason: "no".into(),
+                }],
+            },
+            Error::PostChecksFailed {
+                failures: Vec::new(),
+                report: Box::default(),
+            },
+            Error::LockTimeout {
+                holder: Some("connection 7".into()),
+                waited: Duration::from_secs(300),
+            },
+            Error::Interrupted {
+                interrupted: vec![in_progress(&id())],
+            },
+            Error::PendingDependencies {
+                id: id(),
+                pending: vec!["records_2024_01_15_initial".into()],
+            },
+            Error::RecordedDependents {
+                id: id(),
+                dependents: vec!["accounts_2024_02_01_add_display_name".into()],
+            },
+            Error::NotInterrupted { id: id() },
+        ];
+        for err in &errors {
+            let text = chain(err);
+            for word in ["upgrader ", "--", "upgrader.toml", "`packages`"] {
+                assert!(!text.contains(word), "{word:?} in {text:?}");
+            }
+            assert_eq!(text.lines().count(), 1, "{text:?}");
+        }
+    }
+
+    // The cause was flattened into the message; it stays typed, as the error's source.
+    #[test]
+    fn database_and_migration_causes_are_sources() {
+        let err = Error::db("reading the history")(diesel::result::Error::NotFound);
+        assert_eq!(err.to_string(), "database error while reading the history");
+        assert_eq!(
+            chain(&err),
+            "database error while reading the history: Record not found"
+        );
+        assert!(matches!(
+            err,
+            Error::Database {
+                cause: diesel::result::Error::NotFound,
+                ..
+            }
+        ));
+        let err = Error::Migration {
+            cause: "no such table".into(),
+        };
+        assert_eq!(chain(&err), "cannot set up the history tables: no such table");
+    }
+
+    // A lock wait is still recognised by what the database said, now that the cause stays typed.
+    #[test]
+    fn a_lock_wait_is_blocked_not_a_database_error() {
+        let locked = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("database is locked".to_owned()),
+        );
+        let err = Error::db("writing the history")(locked);
+        assert!(
+            matches!(&err, Error::Blocked { blocked, .. } if blocked.limit == Limit::Wait),
+            "{err:?}"
+        );
     }
 }

@@ -331,7 +331,5 @@ pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable) -> Result<()
     layout(conn, table)?;
     let source = HistoryMigrations::new(conn.backend(), table);
     let result = with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
-    result.map_err(|e| Error::Migration {
-        reason: crate::connection::one_line(&e.to_string()),
-    })
+    result.map_err(|cause| Error::Migration { cause })
 }

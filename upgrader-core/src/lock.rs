@@ -319,7 +319,9 @@ fn try_session_lock(conn: &mut AnyConnection, id: &LockId) -> Result<bool, Error
         // GET_LOCK answers NULL on an error: that is not "someone else has it".
         None => Err(Error::Database {
             doing: "taking the upgrade lock".into(),
-            reason: "the server answered NULL instead of whether the lock was taken".into(),
+            cause: diesel::result::Error::DeserializationError(
+                "the server answered NULL instead of whether the lock was taken".into(),
+            ),
         }),
     }
 }

@@ -43,25 +43,6 @@ impl Timeouts {
         self
     }
 
-    /// Checks timeouts given in whole seconds, as the configuration and the flags give them: a
-    /// wait from 1 to [`Timeouts::MAX_SECS`] (a statement cannot wait for nothing: every lock
-    /// would fail it), a statement timeout from 0 (no limit) to [`Timeouts::MAX_SECS`].
-    pub fn check_secs(wait: Option<u64>, statement: Option<u64>) -> Result<(), String> {
-        if let Some(secs) = wait.filter(|s| !(1..=Self::MAX_SECS).contains(s)) {
-            return Err(format!(
-                "the wait timeout must be from 1 to {} seconds, not {secs}",
-                Self::MAX_SECS
-            ));
-        }
-        if let Some(secs) = statement.filter(|s| *s > Self::MAX_SECS) {
-            return Err(format!(
-                "the statement timeout must be from 0 (no limit) to {} seconds, not {secs}",
-                Self::MAX_SECS
-            ));
-        }
-        Ok(())
-    }
-
     /// The same, with the lock wait at most `bound` (the run's lock timeout, before the first
     /// upgrade).
     pub(crate) fn bounded(self, bound: Duration) -> Timeouts {
@@ -93,15 +74,6 @@ pub(crate) fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zero_wait_is_refused_and_zero_statement_is_no_limit() {
-        assert!(Timeouts::check_secs(Some(0), None).unwrap_err().contains("not 0"));
-        assert!(Timeouts::check_secs(None, Some(0)).is_ok());
-        assert!(Timeouts::check_secs(Some(1), Some(Timeouts::MAX_SECS)).is_ok());
-        assert!(Timeouts::check_secs(Some(Timeouts::MAX_SECS + 1), None).is_err());
-        assert!(Timeouts::check_secs(None, Some(Timeouts::MAX_SECS + 1)).is_err());
-    }
 
     #[test]
     fn the_bound_only_shortens_the_wait() {

@@ -83,10 +83,9 @@ impl Engine {
                     .filter(|a| pending.contains(a) && !ids.iter().any(|i| i == a))
                     .collect();
                 if !missing.is_empty() && !force {
-                    return Err(Error::Refused {
-                        reason: format!("`{id}` depends on pending upgrade(s): {}", missing.join(", ")),
-                        hint: "mark those applied too, or pass --force if the database really has them"
-                            .into(),
+                    return Err(Error::PendingDependencies {
+                        id: id.clone(),
+                        pending: missing.iter().map(|&a| a.to_owned()).collect(),
                     });
                 }
                 edits.record.push(unrun(&upgrade));
@@ -128,17 +127,15 @@ impl Engine {
                     .filter(|d| recorded.contains(d) && !ids.iter().any(|i| i == d))
                     .collect();
                 if !dependents.is_empty() && !with_dependents {
-                    return Err(Error::Refused {
-                        reason: format!(
-                            "`{id}` counts as applied because recorded upgrade(s) depend on it: {}; taking it back alone would change nothing",
-                            dependents.join(", ")
-                        ),
-                        hint: "take those back too (--with-dependents: they run again at the next run), or leave it applied"
-                            .into(),
+                    return Err(Error::RecordedDependents {
+                        id: id.to_owned(),
+                        dependents: dependents.iter().map(|&d| d.to_owned()).collect(),
                     });
                 }
                 for one in std::iter::once(id).chain(dependents) {
-                    if (recorded.contains(one) || interrupted.contains(one)) && !changed.iter().any(|c| c == one) {
+                    if (recorded.contains(one) || interrupted.contains(one))
+                        && !changed.iter().any(|c| c == one)
+                    {
                         changed.push(one.to_owned());
                     }
                 }
@@ -162,10 +159,7 @@ impl Engine {
     ) -> Result<(), Error> {
         self.repair(ui, options, |engine, status| {
             if !status.interrupted.iter().any(|i| i.upgrade == id) {
-                return Err(Error::Refused {
-                    reason: format!("`{id}` is not an interrupted upgrade"),
-                    hint: "`upgrader check` lists the interrupted upgrades".into(),
-                });
+                return Err(Error::NotInterrupted { id: id.to_owned() });
             }
             let mut edits = Edits::new(Method::Resolve);
             if !retry {
