@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 
+use crate::dialect::Dialect;
 use crate::timeouts::Timeouts;
 
 /// A PostgreSQL connection (pure Rust: tokio-postgres behind diesel's synchronous API).
@@ -32,7 +33,7 @@ impl Backend {
     /// Whether DDL (`CREATE`, `ALTER`) rolls back with its transaction. MySQL/MariaDB commit DDL
     /// implicitly, so the engine records there that an upgrade started before it runs it.
     pub fn has_transactional_ddl(self) -> bool {
-        !matches!(self, Backend::Mysql)
+        self.dialect().transactional_ddl()
     }
 
     /// The name used in messages.
@@ -49,13 +50,6 @@ impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Milliseconds, as the backends take them (at most [`Timeouts::MAX_SECS`] seconds' worth).
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis())
-        .unwrap_or(u64::MAX)
-        .min(Timeouts::MAX_SECS * 1000)
 }
 
 pub(crate) fn one_line(text: &str) -> String {
@@ -121,76 +115,22 @@ impl AnyConnection {
         }
     }
 
+    /// This connection's dialect: what differs per backend.
+    pub(crate) fn dialect(&self) -> &'static dyn Dialect {
+        self.backend().dialect()
+    }
+
     /// Sets the session up. `writes` is false for a connection that only reads (an SQLite file
     /// opened read-only), which must leave the file as it is.
     pub(crate) fn configure(&mut self, writes: bool) -> QueryResult<()> {
-        match self {
-            // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
-            AnyConnection::Sqlite(c) => {
-                c.batch_execute("PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;")?;
-                // WAL lets readers go on while a run writes. It is a property of the file, set
-                // once; switching needs the file to itself, and SQLite answers "database is
-                // locked" when runners start together. Such a connection goes on without
-                // switching: another one switches, and the busy timeout covers the rest. The
-                // switch does not wait (busy timeout 0): a session holding the file would hold
-                // up the connection for the whole busy timeout, before the engine's own is set.
-                // A connection that only reads never switches: it changes nothing.
-                if writes {
-                    let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
-                }
-                AnyConnection::set_sqlite_busy_timeout(c, Timeouts::DEFAULT_WAIT)
-            }
-            // Name the session, so a runner waiting for the lock can say who holds it.
-            AnyConnection::Postgres(c) => c.batch_execute(&format!(
-                "SET client_min_messages = WARNING; SET application_name = 'upgrader, {}'",
-                crate::lock::runner().replace('\'', "''")
-            )),
-            AnyConnection::Mysql(c) => c.batch_execute(
-                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
-            ),
-        }
+        self.dialect().configure(self, writes)
     }
 
     /// Sets how long each statement waits for a lock another session holds, and how long it may
     /// run (see [`Timeouts`]). Call it outside a transaction: PostgreSQL undoes a `SET` with the
     /// transaction that made it.
     pub(crate) fn set_timeouts(&mut self, timeouts: &Timeouts) -> QueryResult<()> {
-        // Never 0: PostgreSQL reads 0 as "no limit", MySQL's minimum is 1 second.
-        let wait_ms = millis(timeouts.wait).max(1);
-        let statement_ms = timeouts.statement.map_or(0, |d| millis(d).max(1));
-        match self {
-            // SQLite has no statement timeout.
-            AnyConnection::Sqlite(c) => AnyConnection::set_sqlite_busy_timeout(c, timeouts.wait),
-            AnyConnection::Postgres(c) => c.batch_execute(&format!(
-                "SET lock_timeout = {wait_ms}; SET statement_timeout = {statement_ms}"
-            )),
-            AnyConnection::Mysql(_) => {
-                // Metadata locks (DDL, LOCK TABLES) and InnoDB row locks have one timeout each,
-                // in whole seconds.
-                let secs = wait_ms.div_ceil(1000);
-                self.batch_execute(&format!(
-                    "SET SESSION lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"
-                ))?;
-                let mariadb = self
-                    .query_i64("SELECT CAST(VERSION() LIKE '%MariaDB%' AS SIGNED) AS value")?
-                    .unwrap_or(0)
-                    != 0;
-                if mariadb {
-                    // Every statement, in seconds (0: no limit).
-                    self.batch_execute(&format!(
-                        "SET SESSION max_statement_time = {}",
-                        statement_ms as f64 / 1000.0
-                    ))
-                } else {
-                    // MySQL 5.7.8+: read-only `SELECT`s only, in milliseconds (0: no limit).
-                    self.batch_execute(&format!("SET SESSION max_execution_time = {statement_ms}"))
-                }
-            }
-        }
-    }
-
-    fn set_sqlite_busy_timeout(c: &mut SqliteConnection, wait: std::time::Duration) -> QueryResult<()> {
-        c.batch_execute(&format!("PRAGMA busy_timeout = {}", millis(wait)))
+        self.dialect().set_timeouts(self, timeouts)
     }
 
     /// Runs one SQL statement and returns the number of rows it changed.
@@ -214,22 +154,7 @@ impl AnyConnection {
     /// `SELECT`, it never fails the surrounding transaction (PostgreSQL aborts a transaction on
     /// any error).
     pub fn table_exists(&mut self, table: &str) -> QueryResult<bool> {
-        let table = table.replace('\'', "''");
-        let sql = match self {
-            AnyConnection::Sqlite(_) => {
-                format!(
-                    "SELECT COUNT(*) AS value FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
-                )
-            }
-            AnyConnection::Postgres(_) => format!(
-                "SELECT COUNT(*) AS value FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '{table}'"
-            ),
-            AnyConnection::Mysql(_) => format!(
-                "SELECT COUNT(*) AS value FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = '{table}'"
-            ),
-        };
+        let sql = self.dialect().table_exists_sql(&table.replace('\'', "''"));
         Ok(self.query_i64(&sql)?.unwrap_or(0) > 0)
     }
 
@@ -237,6 +162,12 @@ impl AnyConnection {
     pub fn query_text(&mut self, sql: &str) -> QueryResult<Option<String>> {
         let rows: Vec<Text> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
+    }
+
+    /// Like [`AnyConnection::query_text`], for every row: the column `value` of each, in order.
+    pub fn query_texts(&mut self, sql: &str) -> QueryResult<Vec<Option<String>>> {
+        let rows: Vec<Text> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        Ok(rows.into_iter().map(|row| row.value).collect())
     }
 
     pub(crate) fn begin(&mut self) -> QueryResult<()> {

@@ -38,6 +38,7 @@
 mod blocked;
 mod connection;
 mod context;
+mod dialect;
 mod engine;
 mod error;
 mod events;
@@ -59,7 +60,7 @@ pub use engine::{
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};
 pub use history::HistoryTable;
-pub use lock::{DEFAULT_SCOPE, LockId};
+pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
@@ -98,6 +99,13 @@ macro_rules! run_check {
             )
         }
     };
+}
+
+/// Not public API. What the workspace's tests ask the dialects, so that they do not copy their
+/// SQL.
+#[doc(hidden)]
+pub mod __test {
+    pub use crate::dialect::{tables, value_as_text};
 }
 
 /// Not public API. Used by generated code.

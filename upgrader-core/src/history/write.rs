@@ -77,30 +77,7 @@ pub(crate) fn record_all(
 /// type `ty`: as is into a time, as Unix seconds into a number, as `YYYY-MM-DD HH:MM:SS.ffffff`
 /// into text.
 fn applied_value(backend: Backend, ty: &str) -> &'static str {
-    let integer = ["tinyint", "smallint", "mediumint", "integer", "int", "bigint"].contains(&ty);
-    let decimal = [
-        "numeric",
-        "decimal",
-        "real",
-        "double precision",
-        "double",
-        "float",
-    ]
-    .contains(&ty);
-    match backend {
-        // SQLite types by affinity: the declared type's name decides.
-        Backend::Sqlite if ty.contains("int") => "CAST(strftime('%s', ?) AS INTEGER)",
-        Backend::Sqlite if ["real", "floa", "doub"].iter().any(|t| ty.contains(t)) => {
-            "(julianday(?) - 2440587.5) * 86400.0"
-        }
-        Backend::Postgres if integer => "CAST(EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP)) AS BIGINT)",
-        Backend::Postgres if decimal => "EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP))",
-        Backend::Postgres if ["text", "character varying", "character"].contains(&ty) => {
-            "to_char(CAST(? AS TIMESTAMP), 'YYYY-MM-DD HH24:MI:SS.US')"
-        }
-        Backend::Mysql if integer || decimal => "UNIX_TIMESTAMP(?)",
-        _ => "?",
-    }
+    backend.dialect().applied_value(ty)
 }
 
 /// Removes an upgrade from the history (it becomes pending again).
