@@ -5,16 +5,20 @@ use std::fmt;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 
 use crate::dialect::Dialect;
 use crate::timeouts::Timeouts;
 
 /// A PostgreSQL connection (pure Rust: tokio-postgres behind diesel's synchronous API).
+#[cfg(feature = "postgres")]
 pub type PgConnection = AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
 /// A MySQL/MariaDB connection (pure Rust: mysql_async behind diesel's synchronous API).
+#[cfg(feature = "mysql")]
 pub type MysqlConnection = AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection>;
 /// An SQLite connection (SQLite is bundled: nothing to install).
+#[cfg(feature = "sqlite")]
 pub type SqliteConnection = diesel::SqliteConnection;
 
 /// Which kind of database a URL points to.
@@ -34,6 +38,24 @@ impl Backend {
     /// implicitly, so the engine records there that an upgrade started before it runs it.
     pub fn has_transactional_ddl(self) -> bool {
         self.dialect().transactional_ddl()
+    }
+
+    /// The Cargo feature of `upgrader-core` that compiles this backend in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    /// Whether this build can connect to this backend (its feature is on).
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+            Backend::Mysql => cfg!(feature = "mysql"),
+        }
     }
 
     /// The name used in messages.
@@ -58,7 +80,7 @@ pub(crate) fn one_line(text: &str) -> String {
 
 /// An open connection to one of the three backends.
 ///
-/// Upgrades reach it through [`crate::Context::connection`]; for diesel's typed queries, match on
+/// Each variant is there when its backend's feature (`sqlite`, `postgres`, `mysql`) is on. Upgrades reach it through [`crate::Context::connection`]; for diesel's typed queries, match on
 /// it (each arm gets the backend's own diesel connection), or use the portable helpers on
 /// [`crate::Context`] for plain SQL.
 // One connection per engine: the size difference costs nothing, and boxing the variants would make
@@ -67,10 +89,13 @@ pub(crate) fn one_line(text: &str) -> String {
 #[non_exhaustive]
 pub enum AnyConnection {
     /// SQLite.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConnection),
     /// PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(PgConnection),
     /// MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
     Mysql(MysqlConnection),
 }
 
@@ -81,13 +106,19 @@ impl fmt::Debug for AnyConnection {
 }
 
 /// Runs the same code on whichever diesel connection is inside an [`AnyConnection`]; each arm is
-/// compiled for its own backend.
+/// compiled for its own backend, and only when that backend is. In a build without any backend
+/// there is no connection: the match has no arm to take.
 macro_rules! with_conn {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
+            #[cfg(feature = "sqlite")]
             $crate::connection::AnyConnection::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
             $crate::connection::AnyConnection::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
             $crate::connection::AnyConnection::Mysql($c) => $body,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            conn => match *conn {},
         }
     };
 }
@@ -109,9 +140,14 @@ impl AnyConnection {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyConnection::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             AnyConnection::Mysql(_) => Backend::Mysql,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            conn => match *conn {},
         }
     }
 
@@ -146,7 +182,8 @@ impl AnyConnection {
     /// Runs a query whose first row's first column is an integer (`SELECT COUNT(*) AS value …`);
     /// the column must be named `value`. `None` when there is no row or the value is NULL.
     pub fn query_i64(&mut self, sql: &str) -> QueryResult<Option<i64>> {
-        let rows: Vec<Scalar> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        let rows: QueryResult<Vec<Scalar>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
     }
 
@@ -160,13 +197,15 @@ impl AnyConnection {
 
     /// Like [`AnyConnection::query_i64`], for a text column named `value`.
     pub fn query_text(&mut self, sql: &str) -> QueryResult<Option<String>> {
-        let rows: Vec<Text> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        let rows: QueryResult<Vec<Text>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
     }
 
     /// Like [`AnyConnection::query_text`], for every row: the column `value` of each, in order.
     pub fn query_texts(&mut self, sql: &str) -> QueryResult<Vec<Option<String>>> {
-        let rows: Vec<Text> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        let rows: QueryResult<Vec<Text>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
         Ok(rows.into_iter().map(|row| row.value).collect())
     }
 

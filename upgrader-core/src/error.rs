@@ -32,6 +32,15 @@ pub enum Error {
         /// What the driver said, scrubbed of the URL's secrets.
         reason: String,
     },
+    /// The URL names a backend this build of the engine does not include (its Cargo feature is
+    /// off).
+    #[error("cannot connect to {backend} database {url}: this program was built without {backend} support")]
+    BackendNotCompiled {
+        /// The URL, passwords redacted.
+        url: String,
+        /// The backend the URL names.
+        backend: Backend,
+    },
     /// A query of the engine's own failed.
     #[error("database error while {doing}: {reason}")]
     Database {
@@ -216,6 +225,10 @@ impl Error {
                 backend: Backend::Sqlite,
                 ..
             } => "check that the path names the application's SQLite database file, and its permissions".into(),
+            Error::BackendNotCompiled { backend, .. } => format!(
+                "turn on the Cargo feature `{}` of `upgrader-core` (`upgrader-cli` turns on all three by default), and build again",
+                backend.feature()
+            ),
             Error::Connect { .. } => {
                 "check that the server is running, and the host, port, user and database in the URL".into()
             }

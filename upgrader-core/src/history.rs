@@ -310,8 +310,8 @@ fn read_in_progress(
         "SELECT \"upgrade\", \"started\", \"runner\", \"error\" FROM {} ORDER BY \"upgrade\"",
         quoted(&table.in_progress())
     );
-    with_conn!(conn, c => diesel::sql_query(&sql).load(c))
-        .map_err(|cause| Error::unreadable(table.in_progress(), cause))
+    let rows: QueryResult<Vec<InProgress>> = with_conn!(conn, c => diesel::sql_query(&sql).load(c));
+    rows.map_err(|cause| Error::unreadable(table.in_progress(), cause))
 }
 
 /// Creates or updates the history tables, adopting a seed system's table. Call it holding the run
@@ -319,7 +319,8 @@ fn read_in_progress(
 pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable) -> Result<(), Error> {
     layout(conn, table)?;
     let source = HistoryMigrations::new(conn.backend(), table);
-    let result = with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
+    let result: diesel::migration::Result<()> =
+        with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
     result.map_err(|e| Error::Migration {
         reason: crate::connection::one_line(&e.to_string()),
     })

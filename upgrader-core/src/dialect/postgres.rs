@@ -151,8 +151,8 @@ impl Dialect for Postgres {
              AND n.nspname = ANY(string_to_array(replace(replace(replace(current_setting('search_path'), \
              '\"$user\"', current_user), '\"', ''), ' ', ''), ','))";
         let query = self.bind_query(sql).bind::<Text, _>(name.to_owned());
-        let hidden: Vec<Kind> = with_conn!(conn, c => query.load(c))
-            .map_err(|cause| Error::unreadable(name.to_owned(), cause))?;
+        let hidden: QueryResult<Vec<Kind>> = with_conn!(conn, c => query.load(c));
+        let hidden = hidden.map_err(|cause| Error::unreadable(name.to_owned(), cause))?;
         match hidden.into_iter().next() {
             None => Ok(None),
             Some(Kind { kind: schema }) => Err(Error::HistoryUnreadable {

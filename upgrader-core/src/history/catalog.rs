@@ -83,12 +83,14 @@ fn relation_seen(conn: &mut AnyConnection, name: &str, again: bool) -> Result<Op
     let dialect = conn.dialect();
     let (kind_sql, columns_sql) = dialect.relation_sql();
     let query = dialect.bind_query(kind_sql).bind::<Text, _>(name.to_owned());
-    let kinds: Vec<Kind> = with_conn!(conn, c => query.load(c)).map_err(unreadable)?;
+    let kinds: QueryResult<Vec<Kind>> = with_conn!(conn, c => query.load(c));
+    let kinds = kinds.map_err(unreadable)?;
     let Some(Kind { kind }) = kinds.into_iter().next() else {
         return dialect.absent(conn, name, again);
     };
     let query = dialect.bind_query(columns_sql).bind::<Text, _>(name.to_owned());
-    let columns: Vec<Column> = with_conn!(conn, c => query.load(c)).map_err(unreadable)?;
+    let columns: QueryResult<Vec<Column>> = with_conn!(conn, c => query.load(c));
+    let columns = columns.map_err(unreadable)?;
     let folds_case = dialect.folds_case();
     Ok(Some(Relation {
         is_table: dialect.is_table(&kind),

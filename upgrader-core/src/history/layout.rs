@@ -181,10 +181,9 @@ fn setup_recorded(conn: &mut AnyConnection, version: &str) -> Result<bool, Error
     }
     let sql = format!("SELECT COUNT(*) AS value FROM {MIGRATIONS} WHERE version = ?");
     let backend = conn.backend();
-    let counts: Vec<Count> = with_conn!(conn, c => bind_query(backend, &sql)
-        .bind::<Text, _>(version)
-        .load(c))
-    .map_err(|cause| Error::unreadable(MIGRATIONS.to_owned(), cause))?;
+    let query = bind_query(backend, &sql).bind::<Text, _>(version);
+    let counts: QueryResult<Vec<Count>> = with_conn!(conn, c => query.load(c));
+    let counts = counts.map_err(|cause| Error::unreadable(MIGRATIONS.to_owned(), cause))?;
     Ok(counts.first().is_some_and(|c| c.value > 0))
 }
 

@@ -176,6 +176,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn the_sql_names_the_chosen_tables_and_nothing_else() {
         for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
             let source = HistoryMigrations::new(backend, &HistoryTable::new("tenant_a").unwrap());

@@ -57,7 +57,7 @@ fn with_session<T>(
     Ok(value)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres", feature = "sqlite"))]
 mod tests {
     use super::*;
 

@@ -63,7 +63,8 @@ pub(crate) fn record_all(
                 .bind::<Nullable<BigInt>, _>(r.duration_ms)
                 .bind::<Nullable<Text>, _>(r.checksum)
                 .bind::<Text, _>(method.as_str());
-            with_conn!(conn, c => query.execute(c))?;
+            let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+            done?;
         }
         Ok(())
     })
@@ -84,8 +85,8 @@ fn applied_value(backend: Backend, ty: &str) -> &'static str {
 pub(crate) fn forget(conn: &mut AnyConnection, table: &HistoryTable, id: &str) -> Result<(), Error> {
     let sql = format!("DELETE FROM {} WHERE \"upgrade\" = ?", quoted(table.name()));
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("removing `{id}` from the history")))
 }
 
@@ -104,8 +105,8 @@ pub(crate) fn mark_started(
         .bind::<Text, _>(id)
         .bind::<Timestamp, _>(now())
         .bind::<Text, _>(runner);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("recording that `{id}` started")))
 }
 
@@ -123,8 +124,8 @@ pub(crate) fn mark_failed(
     let query = bind_query(conn.backend(), &sql)
         .bind::<Text, _>(error)
         .bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("recording that `{id}` failed")))
 }
 
@@ -135,7 +136,7 @@ pub(crate) fn clear_started(conn: &mut AnyConnection, table: &HistoryTable, id: 
         quoted(&table.in_progress())
     );
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("clearing the start mark of `{id}`")))
 }
