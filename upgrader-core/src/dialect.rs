@@ -226,11 +226,11 @@ pub(crate) fn lines(text: Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// Every table of the database the connection uses, by name, each with its columns and their
-/// declared types (`id bigint`, `amount decimal(16,3)`): what a test compares before and after a
-/// command that must change nothing.
+/// Every table of the database the connection uses, by name, each with its columns in order,
+/// `(name, declared type)` (`("amount", "decimal(16,3)")`): what a test compares before and
+/// after a command that must change nothing. Column names are taken to have no space.
 #[doc(hidden)]
-pub fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Vec<String>)>> {
+pub fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Vec<(String, String)>)>> {
     let dialect = conn.backend().dialect();
     let mut names: Vec<String> = conn
         .query_texts(&dialect.tables_sql())?
@@ -242,7 +242,15 @@ pub fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Vec<String>)
         .into_iter()
         .map(|table| {
             let columns = conn.query_texts(&dialect.columns_sql(&table.replace('\'', "''")))?;
-            Ok((table, columns.into_iter().flatten().collect()))
+            let columns = columns
+                .into_iter()
+                .flatten()
+                .map(|column| match column.split_once(' ') {
+                    Some((name, ty)) => (name.to_owned(), ty.to_owned()),
+                    None => (column, String::new()),
+                })
+                .collect();
+            Ok((table, columns))
         })
         .collect()
 }
