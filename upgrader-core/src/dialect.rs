@@ -226,11 +226,15 @@ pub(crate) fn lines(text: Option<String>) -> Vec<String> {
         .collect()
 }
 
+/// A table's columns, `(name, declared type)`, in order.
+#[doc(hidden)]
+pub type Columns = Vec<(String, String)>;
+
 /// Every table of the database the connection uses, by name, each with its columns in order,
 /// `(name, declared type)` (`("amount", "decimal(16,3)")`): what a test compares before and
 /// after a command that must change nothing. Column names are taken to have no space.
 #[doc(hidden)]
-pub fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Vec<(String, String)>)>> {
+pub fn tables(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Columns)>> {
     let dialect = conn.backend().dialect();
     let mut names: Vec<String> = conn
         .query_texts(&dialect.tables_sql())?

@@ -119,7 +119,7 @@ macro_rules! run_check {
 /// SQL.
 #[doc(hidden)]
 pub mod __test {
-    pub use crate::dialect::{tables, value_as_text};
+    pub use crate::dialect::{Columns, tables, value_as_text};
 }
 
 /// Not public API. Used by generated code.
