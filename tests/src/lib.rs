@@ -162,88 +162,44 @@ macro_rules! on_every_backend {
 impl TestDb {
     /// Everything in the database, as text to compare before and after a command that must
     /// change nothing: each table with its columns and types, its row count, and each column's
-    /// values sorted. SQLite is read through a read-only connection (no WAL switch, no file
-    /// created); a missing SQLite file is `<no database file>`.
+    /// values sorted. SQLite is read through the engine's read-only connection (no WAL switch, no
+    /// file created); a missing SQLite file is `<no database file>`.
     pub fn snapshot(&self) -> String {
-        let mut conn = match self.backend {
-            Backend::Sqlite => {
-                use upgrader_core::diesel::Connection;
-                if !std::path::Path::new(&self.url).exists() {
-                    return "<no database file>".into();
-                }
-                let uri = format!("file:{}?mode=ro", self.url);
-                upgrader_core::AnyConnection::Sqlite(
-                    upgrader_core::SqliteConnection::establish(&uri).expect("a read-only SQLite connection"),
-                )
-            }
-            _ => self.connect(),
-        };
+        if self.backend == Backend::Sqlite && !std::path::Path::new(&self.url).exists() {
+            return "<no database file>".into();
+        }
+        let mut conn = self
+            .database_url()
+            .connect_read_only()
+            .expect("a read-only connection");
         snapshot(&mut conn)
     }
 }
 
-/// See [`TestDb::snapshot`].
+/// See [`TestDb::snapshot`]. The tables, their columns and the SQL that reads each value as text
+/// come from the engine's dialect of the connection's backend.
 pub fn snapshot(conn: &mut upgrader_core::AnyConnection) -> String {
-    let backend = conn.backend();
-    let text = |conn: &mut upgrader_core::AnyConnection, sql: &str| {
-        conn.query_text(sql)
-            .unwrap_or_else(|e| panic!("snapshot query failed: {e}: {sql}"))
-            .unwrap_or_default()
-    };
-    if backend == Backend::Mysql {
-        conn.execute("SET SESSION group_concat_max_len = 16777216")
-            .expect("group_concat_max_len");
-    }
-    let tables_sql = match backend {
-        Backend::Sqlite => "SELECT group_concat(name, ',') AS value FROM \
-             (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)"
-            .to_owned(),
-        Backend::Postgres => "SELECT string_agg(CAST(table_name AS TEXT), ',' ORDER BY table_name) AS value \
-             FROM information_schema.tables WHERE table_schema = current_schema()"
-            .to_owned(),
-        _ => "SELECT GROUP_CONCAT(table_name ORDER BY table_name SEPARATOR ',') AS value \
-             FROM information_schema.tables WHERE table_schema = DATABASE()"
-            .to_owned(),
-    };
-    let tables = text(conn, &tables_sql);
+    let tables =
+        upgrader_core::__test::tables(conn).unwrap_or_else(|e| panic!("snapshot: listing the tables: {e}"));
     let mut out = String::new();
-    for table in tables.split(',').filter(|t| !t.is_empty()) {
-        let q = table.replace('\'', "''");
-        let columns_sql = match backend {
-            Backend::Sqlite => format!(
-                "SELECT group_concat(name || ' ' || type, ',') AS value FROM pragma_table_info('{q}')"
-            ),
-            Backend::Postgres => format!(
-                "SELECT string_agg(column_name || ' ' || data_type, ',' ORDER BY ordinal_position) AS value \
-                 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{q}'"
-            ),
-            _ => format!(
-                "SELECT GROUP_CONCAT(CONCAT(column_name, ' ', column_type) ORDER BY ordinal_position SEPARATOR ',') \
-                 AS value FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '{q}'"
-            ),
-        };
-        let columns = text(conn, &columns_sql);
+    for (table, columns) in tables {
         let count = conn
             .query_i64(&format!("SELECT COUNT(*) AS value FROM \"{table}\""))
             .expect("count rows")
             .unwrap_or(0);
-        out.push_str(&format!("{table} ({columns}): {count} row(s)\n"));
-        for column in columns.split(',') {
-            let name = column.split(' ').next().unwrap_or_default();
-            let values_sql = match backend {
-                Backend::Sqlite => format!(
-                    "SELECT group_concat(v, '|') AS value FROM (SELECT quote(\"{name}\") AS v FROM \"{table}\" ORDER BY 1)"
-                ),
-                Backend::Postgres => format!(
-                    "SELECT string_agg(COALESCE(CAST(\"{name}\" AS TEXT), 'NULL'), '|' ORDER BY COALESCE(CAST(\"{name}\" AS TEXT), 'NULL')) \
-                     AS value FROM \"{table}\""
-                ),
-                _ => format!(
-                    "SELECT GROUP_CONCAT(COALESCE(CAST(\"{name}\" AS CHAR), 'NULL') ORDER BY COALESCE(CAST(\"{name}\" AS CHAR), 'NULL') SEPARATOR '|') \
-                     AS value FROM \"{table}\""
-                ),
-            };
-            out.push_str(&format!("  {name}: {}\n", text(conn, &values_sql)));
+        let declared: Vec<String> = columns.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
+        out.push_str(&format!("{table} ({}): {count} row(s)\n", declared.join(", ")));
+        for (name, _) in &columns {
+            let value = upgrader_core::__test::value_as_text(conn, name);
+            let sql = format!("SELECT {value} AS value FROM \"{table}\"");
+            let mut values: Vec<String> = conn
+                .query_texts(&sql)
+                .unwrap_or_else(|e| panic!("snapshot query failed: {e}: {sql}"))
+                .into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect();
+            values.sort();
+            out.push_str(&format!("  {name}: {}\n", values.join("|")));
         }
     }
     out

@@ -45,20 +45,13 @@ fn applied_ids(db: &TestDb) -> Vec<String> {
 /// A server ends a killed client's session (and its lock) when it notices the closed connection,
 /// usually at once; until then the killed runner's upgrade is rightly shown as running.
 fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
-    let sql = match db.backend() {
-        Backend::Postgres => {
-            "SELECT COUNT(*) AS value FROM pg_locks WHERE locktype = 'advisory' \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        }
-        Backend::Mysql => &format!(
-            "SELECT COUNT(*) AS value FROM (SELECT IS_USED_LOCK({}) AS h) l WHERE l.h IS NOT NULL",
-            mysql_lock_name(db)
-        ),
-        _ => return, // the kernel drops a dead process's flock with the process
+    let id = LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap();
+    let Some(sql) = id.session_sql() else {
+        return; // the kernel drops a dead process's flock with the process
     };
     let mut conn = db.connect();
     for _ in 0..100 {
-        if conn.query_i64(sql).unwrap() == Some(0) {
+        if conn.query_i64(&sql.holders).unwrap() == Some(0) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -402,8 +395,21 @@ enum HeldLock {
 }
 
 fn hold_the_lock(db: &TestDb) -> HeldLock {
-    match LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap() {
-        LockId::Sqlite { file } => {
+    let id = LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap();
+    if let LockId::Postgres { key } = &id {
+        assert_eq!(*key, (1970300786, 1633969522), "the README's key");
+    }
+    match (id.session_sql(), id) {
+        (Some(sql), _) => {
+            let mut conn = db.connect();
+            assert_eq!(
+                conn.query_i64(&sql.try_take).unwrap(),
+                Some(1),
+                "the lock is free"
+            );
+            HeldLock::Session(Box::new(conn))
+        }
+        (None, LockId::Sqlite { file }) => {
             let file = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -414,29 +420,7 @@ fn hold_the_lock(db: &TestDb) -> HeldLock {
             file.lock().unwrap();
             HeldLock::File(file)
         }
-        LockId::Postgres { key } => {
-            assert_eq!(key, (1970300786, 1633969522), "the README's key");
-            let mut conn = db.connect();
-            conn.batch_execute(&format!("SELECT pg_advisory_lock({}, {})", key.0, key.1))
-                .unwrap();
-            HeldLock::Session(Box::new(conn))
-        }
-        LockId::Mysql { name_sql } => {
-            let mut conn = db.connect();
-            let got = conn
-                .query_i64(&format!("SELECT GET_LOCK({name_sql}, 5) AS value"))
-                .unwrap();
-            assert_eq!(got, Some(1));
-            HeldLock::Session(Box::new(conn))
-        }
-        other => panic!("a lock this test does not know: {other:?}"),
-    }
-}
-
-fn mysql_lock_name(db: &TestDb) -> String {
-    match LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap() {
-        LockId::Mysql { name_sql } => name_sql,
-        other => panic!("not a MySQL lock: {other:?}"),
+        (None, other) => panic!("a lock this test does not know: {other:?}"),
     }
 }
 

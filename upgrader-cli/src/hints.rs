@@ -17,6 +17,10 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
             backend: Backend::Sqlite,
             ..
         } => "check that the path names the application's SQLite database file, and its permissions".into(),
+        Error::BackendNotCompiled { backend, .. } => format!(
+            "build the program with the Cargo feature `{}` of `upgrader-cli` or `upgrader-core` (`upgrader-cli` turns on all three by default)",
+            backend.feature()
+        ),
         Error::Connect { .. } => {
             "check that the server is running, and the host, port, user and database in the URL".into()
         }

@@ -5,15 +5,20 @@ use std::fmt;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 
+use crate::dialect::Dialect;
 use crate::timeouts::Timeouts;
 
 /// A PostgreSQL connection (pure Rust: tokio-postgres behind diesel's synchronous API).
+#[cfg(feature = "postgres")]
 pub type PgConnection = AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
 /// A MySQL/MariaDB connection (pure Rust: mysql_async behind diesel's synchronous API).
+#[cfg(feature = "mysql")]
 pub type MysqlConnection = AsyncConnectionWrapper<diesel_async::AsyncMysqlConnection>;
 /// An SQLite connection (SQLite is bundled: nothing to install).
+#[cfg(feature = "sqlite")]
 pub type SqliteConnection = diesel::SqliteConnection;
 
 /// Which kind of database a URL points to.
@@ -32,7 +37,25 @@ impl Backend {
     /// Whether DDL (`CREATE`, `ALTER`) rolls back with its transaction. MySQL/MariaDB commit DDL
     /// implicitly, so the engine records there that an upgrade started before it runs it.
     pub fn has_transactional_ddl(self) -> bool {
-        !matches!(self, Backend::Mysql)
+        self.dialect().transactional_ddl()
+    }
+
+    /// The Cargo feature of `upgrader-core` that compiles this backend in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    /// Whether this build can connect to this backend (its feature is on).
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+            Backend::Mysql => cfg!(feature = "mysql"),
+        }
     }
 
     /// The name used in messages.
@@ -51,20 +74,13 @@ impl fmt::Display for Backend {
     }
 }
 
-/// Milliseconds, as the backends take them (at most [`Timeouts::MAX_SECS`] seconds' worth).
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis())
-        .unwrap_or(u64::MAX)
-        .min(Timeouts::MAX_SECS * 1000)
-}
-
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// An open connection to one of the three backends.
 ///
-/// Upgrades reach it through [`crate::Context::connection`]; for diesel's typed queries, match on
+/// Each variant is there when its backend's feature (`sqlite`, `postgres`, `mysql`) is on. Upgrades reach it through [`crate::Context::connection`]; for diesel's typed queries, match on
 /// it (each arm gets the backend's own diesel connection), or use the portable helpers on
 /// [`crate::Context`] for plain SQL.
 // One connection per engine: the size difference costs nothing, and boxing the variants would make
@@ -73,10 +89,13 @@ pub(crate) fn one_line(text: &str) -> String {
 #[non_exhaustive]
 pub enum AnyConnection {
     /// SQLite.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConnection),
     /// PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(PgConnection),
     /// MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
     Mysql(MysqlConnection),
 }
 
@@ -87,13 +106,19 @@ impl fmt::Debug for AnyConnection {
 }
 
 /// Runs the same code on whichever diesel connection is inside an [`AnyConnection`]; each arm is
-/// compiled for its own backend.
+/// compiled for its own backend, and only when that backend is. In a build without any backend
+/// there is no connection: the match has no arm to take.
 macro_rules! with_conn {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
+            #[cfg(feature = "sqlite")]
             $crate::connection::AnyConnection::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
             $crate::connection::AnyConnection::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
             $crate::connection::AnyConnection::Mysql($c) => $body,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            conn => match *conn {},
         }
     };
 }
@@ -115,82 +140,33 @@ impl AnyConnection {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyConnection::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             AnyConnection::Mysql(_) => Backend::Mysql,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            conn => match *conn {},
         }
+    }
+
+    /// This connection's dialect: what differs per backend.
+    pub(crate) fn dialect(&self) -> &'static dyn Dialect {
+        self.backend().dialect()
     }
 
     /// Sets the session up. `writes` is false for a connection that only reads (an SQLite file
     /// opened read-only), which must leave the file as it is.
     pub(crate) fn configure(&mut self, writes: bool) -> QueryResult<()> {
-        match self {
-            // Wait for a writer instead of failing at once; WAL lets readers go on meanwhile.
-            AnyConnection::Sqlite(c) => {
-                c.batch_execute("PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;")?;
-                // WAL lets readers go on while a run writes. It is a property of the file, set
-                // once; switching needs the file to itself, and SQLite answers "database is
-                // locked" when runners start together. Such a connection goes on without
-                // switching: another one switches, and the busy timeout covers the rest. The
-                // switch does not wait (busy timeout 0): a session holding the file would hold
-                // up the connection for the whole busy timeout, before the engine's own is set.
-                // A connection that only reads never switches: it changes nothing.
-                if writes {
-                    let _ = c.batch_execute("PRAGMA journal_mode = WAL;");
-                }
-                AnyConnection::set_sqlite_busy_timeout(c, Timeouts::DEFAULT_WAIT)
-            }
-            // Name the session, so a runner waiting for the lock can say who holds it.
-            AnyConnection::Postgres(c) => c.batch_execute(&format!(
-                "SET client_min_messages = WARNING; SET application_name = 'upgrader, {}'",
-                crate::lock::runner().replace('\'', "''")
-            )),
-            AnyConnection::Mysql(c) => c.batch_execute(
-                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'ANSI_QUOTES')",
-            ),
-        }
+        self.dialect().configure(self, writes)
     }
 
     /// Sets how long each statement waits for a lock another session holds, and how long it may
     /// run (see [`Timeouts`]). Call it outside a transaction: PostgreSQL undoes a `SET` with the
     /// transaction that made it.
     pub(crate) fn set_timeouts(&mut self, timeouts: &Timeouts) -> QueryResult<()> {
-        // Never 0: PostgreSQL reads 0 as "no limit", MySQL's minimum is 1 second.
-        let wait_ms = millis(timeouts.wait).max(1);
-        let statement_ms = timeouts.statement.map_or(0, |d| millis(d).max(1));
-        match self {
-            // SQLite has no statement timeout.
-            AnyConnection::Sqlite(c) => AnyConnection::set_sqlite_busy_timeout(c, timeouts.wait),
-            AnyConnection::Postgres(c) => c.batch_execute(&format!(
-                "SET lock_timeout = {wait_ms}; SET statement_timeout = {statement_ms}"
-            )),
-            AnyConnection::Mysql(_) => {
-                // Metadata locks (DDL, LOCK TABLES) and InnoDB row locks have one timeout each,
-                // in whole seconds.
-                let secs = wait_ms.div_ceil(1000);
-                self.batch_execute(&format!(
-                    "SET SESSION lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"
-                ))?;
-                let mariadb = self
-                    .query_i64("SELECT CAST(VERSION() LIKE '%MariaDB%' AS SIGNED) AS value")?
-                    .unwrap_or(0)
-                    != 0;
-                if mariadb {
-                    // Every statement, in seconds (0: no limit).
-                    self.batch_execute(&format!(
-                        "SET SESSION max_statement_time = {}",
-                        statement_ms as f64 / 1000.0
-                    ))
-                } else {
-                    // MySQL 5.7.8+: read-only `SELECT`s only, in milliseconds (0: no limit).
-                    self.batch_execute(&format!("SET SESSION max_execution_time = {statement_ms}"))
-                }
-            }
-        }
-    }
-
-    fn set_sqlite_busy_timeout(c: &mut SqliteConnection, wait: std::time::Duration) -> QueryResult<()> {
-        c.batch_execute(&format!("PRAGMA busy_timeout = {}", millis(wait)))
+        self.dialect().set_timeouts(self, timeouts)
     }
 
     /// Runs one SQL statement and returns the number of rows it changed.
@@ -206,7 +182,8 @@ impl AnyConnection {
     /// Runs a query whose first row's first column is an integer (`SELECT COUNT(*) AS value …`);
     /// the column must be named `value`. `None` when there is no row or the value is NULL.
     pub fn query_i64(&mut self, sql: &str) -> QueryResult<Option<i64>> {
-        let rows: Vec<Scalar> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        let rows: QueryResult<Vec<Scalar>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
     }
 
@@ -214,29 +191,22 @@ impl AnyConnection {
     /// `SELECT`, it never fails the surrounding transaction (PostgreSQL aborts a transaction on
     /// any error).
     pub fn table_exists(&mut self, table: &str) -> QueryResult<bool> {
-        let table = table.replace('\'', "''");
-        let sql = match self {
-            AnyConnection::Sqlite(_) => {
-                format!(
-                    "SELECT COUNT(*) AS value FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
-                )
-            }
-            AnyConnection::Postgres(_) => format!(
-                "SELECT COUNT(*) AS value FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '{table}'"
-            ),
-            AnyConnection::Mysql(_) => format!(
-                "SELECT COUNT(*) AS value FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = '{table}'"
-            ),
-        };
+        let sql = self.dialect().table_exists_sql(&table.replace('\'', "''"));
         Ok(self.query_i64(&sql)?.unwrap_or(0) > 0)
     }
 
     /// Like [`AnyConnection::query_i64`], for a text column named `value`.
     pub fn query_text(&mut self, sql: &str) -> QueryResult<Option<String>> {
-        let rows: Vec<Text> = with_conn!(self, c => diesel::sql_query(sql).load(c))?;
+        let rows: QueryResult<Vec<Text>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
         Ok(rows.into_iter().next().and_then(|row| row.value))
+    }
+
+    /// Like [`AnyConnection::query_text`], for every row: the column `value` of each, in order.
+    pub fn query_texts(&mut self, sql: &str) -> QueryResult<Vec<Option<String>>> {
+        let rows: QueryResult<Vec<Text>> = with_conn!(self, c => diesel::sql_query(sql).load(c));
+        let rows = rows?;
+        Ok(rows.into_iter().map(|row| row.value).collect())
     }
 
     pub(crate) fn begin(&mut self) -> QueryResult<()> {

@@ -81,6 +81,8 @@ impl<'a> Context<'a> {
 
     /// The database connection. For diesel's typed queries, match on it: each arm is that
     /// backend's own diesel connection. The engine has opened a transaction around the upgrade.
+    /// A variant exists when its backend's feature is on: a crate that matches on them turns on
+    /// the features it names (`upgrader-core = { version = "0.1", features = ["sqlite"] }`).
     ///
     /// ```
     /// use upgrader_core::diesel::{self, prelude::*};
@@ -88,6 +90,7 @@ impl<'a> Context<'a> {
     ///
     /// diesel::table! { users (id) { id -> BigInt, email -> Text } }
     ///
+    /// # #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     /// fn users_without_email(ctx: &mut Context) -> Result<i64> {
     ///     let query = users::table.filter(users::email.eq("")).count();
     ///     Ok(match ctx.connection() {

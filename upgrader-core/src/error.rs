@@ -39,6 +39,15 @@ pub enum Error {
         /// What the driver said, scrubbed of the URL's secrets.
         reason: String,
     },
+    /// The URL names a backend this build of the engine does not include (its Cargo feature is
+    /// off).
+    #[error("cannot connect to {backend} database {url}: this program was built without {backend} support")]
+    BackendNotCompiled {
+        /// The URL, passwords redacted.
+        url: String,
+        /// The backend the URL names.
+        backend: Backend,
+    },
     /// A query of the engine's own failed; what the database said is the error's source.
     #[error("database error while {doing}")]
     Database {

@@ -12,10 +12,10 @@
 //! (read as it is, its rows shown as `adopted`), the engine's own, or something else, which the
 //! engine refuses to read or touch.
 
-mod catalog;
+pub(crate) mod catalog;
 mod layout;
 mod migrations;
-mod sql;
+pub(crate) mod sql;
 mod table;
 mod timestamp;
 mod write;
@@ -33,7 +33,8 @@ use self::migrations::HistoryMigrations;
 use self::sql::{in_utc, quoted};
 pub use self::table::HistoryTable;
 pub(crate) use self::write::{Record, clear_started, forget, mark_failed, mark_started, record, record_all};
-use crate::connection::{AnyConnection, Backend, with_conn};
+use crate::connection::{AnyConnection, with_conn};
+use crate::dialect::ReadView;
 use crate::error::Error;
 
 /// How an upgrade came to be recorded.
@@ -148,13 +149,14 @@ fn consistently<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let backend = conn.backend();
-    if backend == Backend::Mysql {
-        return f(conn);
-    }
+    let snapshot = match conn.dialect().read_view() {
+        ReadView::Unprotected => return f(conn),
+        ReadView::Transaction => None,
+        ReadView::Snapshot(sql) => Some(sql),
+    };
     conn.begin().map_err(Error::db("starting to read the history"))?;
-    if backend == Backend::Postgres
-        && let Err(e) = conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if let Some(sql) = snapshot
+        && let Err(e) = conn.batch_execute(sql)
     {
         let _ = conn.rollback();
         return Err(Error::db("starting to read the history")(e));
@@ -211,11 +213,13 @@ fn read_applied(
     table: &HistoryTable,
     layout: &Layout,
 ) -> Result<Vec<AppliedRecord>, Error> {
-    let backend = conn.backend();
-    let text = if backend == Backend::Mysql { "CHAR" } else { "TEXT" };
+    let dialect = conn.dialect();
+    let text = dialect.text_type();
+    // The `applied` column as text the engine can interpret ([`timestamp::parse`]), whatever its
+    // type, independent of the session's date style and time zone.
     let columns = format!(
         "CAST(\"upgrade\" AS {text}) AS \"upgrade\", {} AS \"applied\"",
-        applied_as_text(backend, layout.applied_type())
+        dialect.applied_as_text(layout.applied_type())
     );
     let from = quoted(table.name());
     let unreadable = |cause: diesel::result::Error| Error::unreadable(table.name().to_owned(), cause);
@@ -273,34 +277,14 @@ fn read_applied(
     Ok(records)
 }
 
-/// The `applied` column as text the engine can interpret ([`timestamp::parse`]), whatever its
-/// type, independent of the session's date style and time zone.
-fn applied_as_text(backend: Backend, ty: &str) -> &'static str {
-    match backend {
-        // Any value in any column; a blob is not a time.
-        Backend::Sqlite => {
-            "CASE WHEN typeof(\"applied\") = 'blob' THEN NULL ELSE CAST(\"applied\" AS TEXT) END"
-        }
-        Backend::Postgres => match ty {
-            "timestamp without time zone" => "to_char(\"applied\", 'YYYY-MM-DD HH24:MI:SS.US')",
-            "timestamp with time zone" => {
-                "to_char(\"applied\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-            }
-            "date" => "to_char(\"applied\", 'YYYY-MM-DD')",
-            _ => "CAST(\"applied\" AS TEXT)",
-        },
-        // A `TIMESTAMP` reads in the session's time zone: see `in_utc_if_zoned`.
-        Backend::Mysql => "CAST(\"applied\" AS CHAR)",
-    }
-}
-
-/// MySQL's `TIMESTAMP` converts to the session's time zone when read: read it in UTC.
+/// A column that converts to the session's time zone when read (MySQL's `TIMESTAMP`) is read in
+/// UTC.
 fn in_utc_if_zoned<T>(
     conn: &mut AnyConnection,
     layout: &Layout,
     f: impl FnOnce(&mut AnyConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    if conn.backend() == Backend::Mysql && layout.applied_type() == "timestamp" {
+    if conn.dialect().applied_is_zoned(layout.applied_type()) {
         in_utc(conn, f)
     } else {
         f(conn)
@@ -321,8 +305,8 @@ fn read_in_progress(
         "SELECT \"upgrade\", \"started\", \"runner\", \"error\" FROM {} ORDER BY \"upgrade\"",
         quoted(&table.in_progress())
     );
-    with_conn!(conn, c => diesel::sql_query(&sql).load(c))
-        .map_err(|cause| Error::unreadable(table.in_progress(), cause))
+    let rows: QueryResult<Vec<InProgress>> = with_conn!(conn, c => diesel::sql_query(&sql).load(c));
+    rows.map_err(|cause| Error::unreadable(table.in_progress(), cause))
 }
 
 /// Creates or updates the history tables, adopting a seed system's table. Call it holding the run
@@ -330,6 +314,7 @@ fn read_in_progress(
 pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable) -> Result<(), Error> {
     layout(conn, table)?;
     let source = HistoryMigrations::new(conn.backend(), table);
-    let result = with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
+    let result: diesel::migration::Result<()> =
+        with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
     result.map_err(|cause| Error::Migration { cause })
 }

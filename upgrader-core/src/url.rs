@@ -4,9 +4,16 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 use diesel::prelude::*;
 
-use crate::connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection, one_line};
+#[cfg(feature = "mysql")]
+use crate::connection::MysqlConnection;
+#[cfg(feature = "postgres")]
+use crate::connection::PgConnection;
+#[cfg(feature = "sqlite")]
+use crate::connection::SqliteConnection;
+use crate::connection::{AnyConnection, Backend, one_line};
 use crate::error::Error;
 use crate::secret::{LIBPQ_KEYS, Secrets};
 
@@ -213,7 +220,8 @@ impl DatabaseUrl {
 
     fn open(&self, writes: bool) -> Result<AnyConnection, Error> {
         let fail = |reason: String| self.connect_error(self.driver_text(&reason));
-        let mut conn = match self.backend {
+        let mut conn: AnyConnection = match self.backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let dir = Path::new(&self.target)
                     .parent()
@@ -239,15 +247,19 @@ impl DatabaseUrl {
                 };
                 AnyConnection::Sqlite(SqliteConnection::establish(&target).map_err(|e| fail(e.to_string()))?)
             }
+            #[cfg(feature = "postgres")]
             Backend::Postgres => {
                 AnyConnection::Postgres(self.establish_within(establish_postgres)?.map_err(fail)?)
             }
+            #[cfg(feature = "mysql")]
             Backend::Mysql => AnyConnection::Mysql(
                 self.establish_within(|target| {
                     MysqlConnection::establish(target).map_err(|e| e.to_string())
                 })?
                 .map_err(fail)?,
             ),
+            #[allow(unreachable_patterns)]
+            _ => return Err(self.not_compiled()),
         };
         if self.backend == Backend::Sqlite {
             // SQLite opens any file, and reads it at the first query: a file that is not a
@@ -267,6 +279,7 @@ impl DatabaseUrl {
 
     /// An empty in-memory SQLite database standing for this URL's file, which does not exist:
     /// for looking at a database that was never created, without creating it.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn connect_empty(&self) -> Result<AnyConnection, Error> {
         let mut conn = AnyConnection::Sqlite(
             SqliteConnection::establish(":memory:").map_err(|e| self.connect_error(e.to_string()))?,
@@ -276,9 +289,29 @@ impl DatabaseUrl {
         Ok(conn)
     }
 
+    /// See the other [`DatabaseUrl::connect_empty`]: without SQLite, there is no database to
+    /// stand for the file.
+    #[cfg(not(feature = "sqlite"))]
+    pub(crate) fn connect_empty(&self) -> Result<AnyConnection, Error> {
+        Err(self.not_compiled())
+    }
+
+    /// The error for a backend this build does not include.
+    #[cfg_attr(
+        all(feature = "sqlite", feature = "postgres", feature = "mysql"),
+        allow(dead_code)
+    )]
+    fn not_compiled(&self) -> Error {
+        Error::BackendNotCompiled {
+            url: self.redacted(),
+            backend: self.backend,
+        }
+    }
+
     /// Connects on a thread of its own, so that a server that never answers costs
     /// `connect_timeout` and not the operating system's TCP timeouts (the drivers have none of
     /// their own for the whole handshake). On timeout the thread is left to finish by itself.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn establish_within<C: Send + 'static>(
         &self,
         establish: fn(&str) -> Result<C, String>,
@@ -308,6 +341,7 @@ impl DatabaseUrl {
 /// Connects with tokio-postgres and hands the client to diesel-async: diesel-async's own
 /// `establish` keeps only the top of tokio-postgres's error ("error connecting to server") and
 /// drops its cause ("Connection refused", a DNS failure, "invalid connection string: …").
+#[cfg(feature = "postgres")]
 fn establish_postgres(target: &str) -> Result<PgConnection, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -339,6 +373,7 @@ fn establish_postgres(target: &str) -> Result<PgConnection, String> {
 
 /// tokio-postgres's error with its causes: "error connecting to server: Connection refused (os
 /// error 111)"; the server's own message for an error it sent.
+#[cfg(feature = "postgres")]
 fn postgres_error(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return db.message().to_owned();
@@ -460,6 +495,7 @@ impl fmt::Display for DatabaseUrl {
 }
 
 /// What a path that exists and is not a regular file is (following symbolic links).
+#[cfg(feature = "sqlite")]
 fn not_a_file(path: &Path) -> Option<&'static str> {
     let meta = std::fs::metadata(path).ok()?;
     match () {
@@ -470,6 +506,7 @@ fn not_a_file(path: &Path) -> Option<&'static str> {
 }
 
 /// What the start of an SQLite path says.
+#[cfg(feature = "sqlite")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SqliteHeader {
     /// Nothing to read: no file, an empty file (an empty database), no permission; SQLite says
@@ -481,6 +518,7 @@ enum SqliteHeader {
     Foreign,
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteHeader {
     const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -499,6 +537,7 @@ impl SqliteHeader {
 }
 
 /// The URI that opens the SQLite file `path` read-only (see [`DatabaseUrl::connect_read_only`]).
+#[cfg(feature = "sqlite")]
 fn sqlite_read_only_uri(path: &str, header: SqliteHeader) -> String {
     let mut uri = String::from(if path.starts_with('/') { "file://" } else { "file:" });
     for c in path.chars() {
@@ -651,6 +690,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "postgres")]
     fn a_zero_connect_timeout_is_refused() {
         let url = DatabaseUrl::parse("postgres://u@127.0.0.1:1/app")
             .unwrap()
@@ -660,5 +700,61 @@ mod tests {
             error.to_string().contains("the connection timeout is 0s"),
             "{error}"
         );
+    }
+
+    /// A URL for a backend this build leaves out is refused at connect, before anything is
+    /// opened, naming the feature that compiles it in. Runs in every build that leaves one out
+    /// (CI: `cargo test -p upgrader-core --no-default-features --features sqlite --lib`).
+    #[test]
+    #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+    fn a_backend_that_is_not_compiled_in_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.db");
+        let urls = [
+            file.to_str().unwrap().to_owned(),
+            "postgres://app:topsecret@127.0.0.1:1/app".to_owned(),
+            "mysql://app:topsecret@127.0.0.1:1/app".to_owned(),
+        ];
+        let mut refused = 0;
+        for url in urls {
+            let url = DatabaseUrl::parse(&url).unwrap();
+            if url.backend().is_compiled() {
+                continue;
+            }
+            refused += 1;
+            let backend = url.backend();
+            let mut results = vec![url.connect(), url.connect_read_only()];
+            if url.sqlite_path().is_some() {
+                // What looking at a file that does not exist opens.
+                results.push(url.connect_empty());
+            }
+            for error in results
+                .into_iter()
+                .map(|result| result.expect_err("not compiled in"))
+            {
+                assert!(
+                    matches!(error, Error::BackendNotCompiled { backend: b, .. } if b == backend),
+                    "{error:?}"
+                );
+                let text = error.to_string();
+                assert!(
+                    text.ends_with(&format!("this program was built without {backend} support")),
+                    "{text}"
+                );
+                assert!(!text.contains("topsecret"), "{text}");
+                assert!(!text.contains('\n'), "one line: {text}");
+                let hint = error.hint().unwrap();
+                assert!(
+                    hint.contains(&format!(
+                        "the Cargo feature `{}` of `upgrader-core`",
+                        backend.feature()
+                    )),
+                    "{hint}"
+                );
+            }
+        }
+        assert!(refused > 0, "this build leaves out at least one backend");
+        // Nothing was created for a file whose backend is left out.
+        assert!(!file.exists());
     }
 }

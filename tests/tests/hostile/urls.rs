@@ -582,20 +582,21 @@ fn mysql_interrupted_upgrade_is_not_reported_running_because_of_another_database
     killed.child.kill().unwrap(); // SIGKILL: the start mark stays
     killed.finish();
     // The server drops the killed runner's lock when it notices the closed connection.
-    let LockId::Mysql { name_sql } = LockId::of(&a.database_url(), DEFAULT_SCOPE).unwrap() else {
-        panic!("a MySQL lock");
-    };
+    let held = LockId::of(&a.database_url(), DEFAULT_SCOPE)
+        .unwrap()
+        .session_sql()
+        .expect("a session lock")
+        .holders;
     let mut conn = a.connect();
-    let free = format!("SELECT IS_FREE_LOCK({name_sql}) AS value");
     for _ in 0..100 {
-        if conn.query_i64(&free).unwrap() == Some(1) {
+        if conn.query_i64(&held).unwrap() == Some(0) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(
-        conn.query_i64(&free).unwrap(),
-        Some(1),
+        conn.query_i64(&held).unwrap(),
+        Some(0),
         "the killed runner's lock is gone"
     );
 

@@ -5,8 +5,7 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::sql::{bind_query, in_english};
-use crate::connection::{AnyConnection, Backend, with_conn};
+use crate::connection::{AnyConnection, with_conn};
 use crate::error::Error;
 
 /// A table (or view) as the catalog describes it.
@@ -51,10 +50,11 @@ impl Relation {
     }
 }
 
+/// A row of one text column, `kind`.
 #[derive(QueryableByName)]
-struct Kind {
+pub(crate) struct Kind {
     #[diesel(sql_type = Text)]
-    kind: String,
+    pub(crate) kind: String,
 }
 
 #[derive(QueryableByName)]
@@ -72,124 +72,35 @@ pub(crate) fn relation(conn: &mut AnyConnection, name: &str) -> Result<Option<Re
     relation_seen(conn, name, false)
 }
 
-/// [`relation`]; `again` when MySQL's catalog is asked a second time (see [`mysql_absent`]).
+/// [`relation`], asked a second time because the dialect saw a table that the catalog did not
+/// show (see `Dialect::absent`): a second silence is not taken for absence.
+pub(crate) fn relation_again(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
+    relation_seen(conn, name, true)
+}
+
 fn relation_seen(conn: &mut AnyConnection, name: &str, again: bool) -> Result<Option<Relation>, Error> {
     let unreadable = |cause: diesel::result::Error| Error::unreadable(name.to_owned(), cause);
-    let (kind_sql, columns_sql, bound) = match conn {
-        AnyConnection::Sqlite(_) => (
-            "SELECT type AS kind FROM sqlite_master WHERE type IN ('table', 'view') AND lower(name) = lower(?)",
-            "SELECT name, CAST(type AS TEXT) AS ty FROM pragma_table_info(?) ORDER BY cid",
-            name.to_owned(),
-        ),
-        // The catalog, which every role may read, rather than `information_schema`, which hides
-        // the tables a role has no privilege on; the name resolved as an unqualified name is,
-        // through the schemas of the search path, in the transaction's snapshot.
-        AnyConnection::Postgres(_) => (
-            "SELECT CAST(c.relkind AS TEXT) AS kind FROM pg_catalog.pg_class c WHERE c.oid = (SELECT c.oid \
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relname = ? AND n.nspname = ANY(current_schemas(true)) \
-             ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1)",
-            "SELECT CAST(a.attname AS TEXT) AS name, \
-             CAST(CAST(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END AS regtype) AS TEXT) AS ty \
-             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-             WHERE a.attrelid = (SELECT c.oid \
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relname = ? AND n.nspname = ANY(current_schemas(true)) \
-             ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1) \
-             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            name.to_owned(),
-        ),
-        AnyConnection::Mysql(_) => (
-            "SELECT CAST(TABLE_TYPE AS CHAR) AS kind FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            "SELECT CAST(COLUMN_NAME AS CHAR) AS name, CAST(DATA_TYPE AS CHAR) AS ty \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-             ORDER BY ORDINAL_POSITION",
-            name.to_owned(),
-        ),
-    };
-    let backend = conn.backend();
-    let kinds: Vec<Kind> = with_conn!(conn, c => bind_query(backend, kind_sql)
-        .bind::<Text, _>(&bound)
-        .load(c))
-    .map_err(unreadable)?;
+    let dialect = conn.dialect();
+    let (kind_sql, columns_sql) = dialect.relation_sql();
+    let query = dialect.bind_query(kind_sql).bind::<Text, _>(name.to_owned());
+    let kinds: QueryResult<Vec<Kind>> = with_conn!(conn, c => query.load(c));
+    let kinds = kinds.map_err(unreadable)?;
     let Some(Kind { kind }) = kinds.into_iter().next() else {
-        return match conn {
-            AnyConnection::Sqlite(_) => Ok(None),
-            AnyConnection::Postgres(_) => postgres_absent(conn, name),
-            AnyConnection::Mysql(_) => mysql_absent(conn, name, again),
-        };
+        return dialect.absent(conn, name, again);
     };
-    let columns: Vec<Column> = with_conn!(conn, c => bind_query(backend, columns_sql)
-        .bind::<Text, _>(&bound)
-        .load(c))
-    .map_err(unreadable)?;
-    let is_table = match conn {
-        AnyConnection::Sqlite(_) => kind == "table",
-        // Ordinary and partitioned tables.
-        AnyConnection::Postgres(_) => kind == "r" || kind == "p",
-        _ => kind != "VIEW",
-    };
-    let kind = match (conn.backend(), kind.as_str()) {
-        (Backend::Postgres, "v") => "view".to_owned(),
-        (Backend::Postgres, "m") => "materialized view".to_owned(),
-        (Backend::Postgres, "f") => "foreign table".to_owned(),
-        (Backend::Postgres, other) => format!("relation of kind `{other}`"),
-        _ => kind.to_lowercase(),
-    };
-    let case_blind = conn.backend() != Backend::Postgres;
+    let query = dialect.bind_query(columns_sql).bind::<Text, _>(name.to_owned());
+    let columns: QueryResult<Vec<Column>> = with_conn!(conn, c => query.load(c));
+    let columns = columns.map_err(unreadable)?;
+    let folds_case = dialect.folds_case();
     Ok(Some(Relation {
-        is_table,
-        kind,
+        is_table: dialect.is_table(&kind),
+        kind: dialect.kind_name(&kind),
         columns: columns
             .into_iter()
-            .map(|c| match case_blind {
+            .map(|c| match folds_case {
                 true => (c.name.to_lowercase(), c.ty),
                 false => (c.name, c.ty),
             })
             .collect(),
     }))
-}
-
-/// An unqualified name resolves only through the schemas of `search_path` the role may use: a
-/// table of that name in one it may not use is a history nobody can tell is empty.
-fn postgres_absent(conn: &mut AnyConnection, name: &str) -> Result<Option<Relation>, Error> {
-    let sql = "SELECT CAST(n.nspname AS TEXT) AS kind FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relname = ? AND NOT has_schema_privilege(n.oid, 'USAGE') \
-         AND n.nspname = ANY(string_to_array(replace(replace(replace(current_setting('search_path'), \
-         '\"$user\"', current_user), '\"', ''), ' ', ''), ','))";
-    let hidden: Vec<Kind> = with_conn!(conn, c => bind_query(Backend::Postgres, sql)
-        .bind::<Text, _>(name)
-        .load(c))
-    .map_err(|cause| Error::unreadable(name.to_owned(), cause))?;
-    match hidden.into_iter().next() {
-        None => Ok(None),
-        Some(Kind { kind: schema }) => Err(Error::HistoryUnreadable {
-            table: name.to_owned(),
-            cause: format!("it is in schema `{schema}`, which this user may not use").into(),
-        }),
-    }
-}
-
-/// `information_schema` shows a MySQL user only the tables it has some privilege on, so a table
-/// missing from it may still exist. Selecting from it tells: "doesn't exist" (error 1146) when
-/// the user could see it if it existed; "command denied" (1142) when the user cannot read such
-/// a table at all, which the server answers whether it exists or not: then nobody can tell.
-///
-/// A table that answers was made between the two questions (a runner setting the history up):
-/// the catalog is asked again, once.
-fn mysql_absent(conn: &mut AnyConnection, name: &str, again: bool) -> Result<Option<Relation>, Error> {
-    let probe = in_english(conn, |conn| {
-        conn.execute(&format!("SELECT 1 FROM \"{name}\" WHERE 1 = 0"))
-    });
-    match probe {
-        Err(e) if e.to_string().contains("doesn't exist") => Ok(None),
-        Err(e) => Err(Error::unreadable(name, e)),
-        Ok(_) if !again => relation_seen(conn, name, true),
-        Ok(_) => Err(Error::HistoryUnreadable {
-            table: name.to_owned(),
-            cause: "the table answers queries but the catalog does not show it".into(),
-        }),
-    }
 }

@@ -158,47 +158,14 @@ fn classify(backend: Backend, table: &str, history: &Relation) -> Result<Layout,
     })
 }
 
-/// Whether a column of this type holds text (SQLite: any column does).
+/// Whether a column of this type holds text.
 fn is_text(backend: Backend, ty: &str) -> bool {
-    match backend {
-        Backend::Sqlite => true,
-        Backend::Postgres => ["text", "character varying", "character", "citext", "name"].contains(&ty),
-        Backend::Mysql => ["varchar", "char", "tinytext", "text", "mediumtext", "longtext"].contains(&ty),
-    }
+    backend.dialect().is_text_type(ty)
 }
 
 /// Whether the engine can read a time from a column of this type, and write one into it.
 fn is_time_text_or_number(backend: Backend, ty: &str) -> bool {
-    is_text(backend, ty)
-        || match backend {
-            Backend::Sqlite => true,
-            Backend::Postgres => [
-                "timestamp without time zone",
-                "timestamp with time zone",
-                "date",
-                "smallint",
-                "integer",
-                "bigint",
-                "numeric",
-                "real",
-                "double precision",
-            ]
-            .contains(&ty),
-            Backend::Mysql => [
-                "datetime",
-                "timestamp",
-                "date",
-                "tinyint",
-                "smallint",
-                "mediumint",
-                "int",
-                "bigint",
-                "decimal",
-                "float",
-                "double",
-            ]
-            .contains(&ty),
-        }
+    is_text(backend, ty) || backend.dialect().is_time_or_number_type(ty)
 }
 
 /// Whether the engine's migrations recorded `version` (the history's tables are made).
@@ -214,10 +181,9 @@ fn setup_recorded(conn: &mut AnyConnection, version: &str) -> Result<bool, Error
     }
     let sql = format!("SELECT COUNT(*) AS value FROM {MIGRATIONS} WHERE version = ?");
     let backend = conn.backend();
-    let counts: Vec<Count> = with_conn!(conn, c => bind_query(backend, &sql)
-        .bind::<Text, _>(version)
-        .load(c))
-    .map_err(|cause| Error::unreadable(MIGRATIONS.to_owned(), cause))?;
+    let query = bind_query(backend, &sql).bind::<Text, _>(version);
+    let counts: QueryResult<Vec<Count>> = with_conn!(conn, c => query.load(c));
+    let counts = counts.map_err(|cause| Error::unreadable(MIGRATIONS.to_owned(), cause))?;
     Ok(counts.first().is_some_and(|c| c.value > 0))
 }
 

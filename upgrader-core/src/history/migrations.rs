@@ -1,7 +1,8 @@
 //! The history's own migrations, for a history table of any name.
 //!
 //! `diesel_migrations`' embedded migrations have their table names written in the SQL. These are
-//! the same files (`migrations/<backend>/<version>_<name>/{up,down}.sql`), with `{history}` and
+//! the same files (`migrations/<backend>/<version>_<name>/{up,down}.sql`, each backend's set
+//! given by its dialect), with `{history}` and
 //! `{in_progress}` standing for the tables' quoted names, served through diesel's
 //! [`MigrationSource`] so that `MigrationHarness` runs and records them as usual. Each history
 //! table has versions of its own: `upgrade`'s are the files' versions (so databases set up before
@@ -19,40 +20,7 @@ use diesel::migration::{
 use super::HistoryTable;
 use super::sql::quoted;
 use crate::connection::Backend;
-
-/// One migration's files: its directory name, `up.sql` and `down.sql`, for each backend.
-struct Files {
-    name: &'static str,
-    sqlite: [&'static str; 2],
-    postgres: [&'static str; 2],
-    mysql: [&'static str; 2],
-}
-
-macro_rules! files {
-    ($name:literal) => {
-        Files {
-            name: $name,
-            sqlite: [
-                include_str!(concat!("../../migrations/sqlite/", $name, "/up.sql")),
-                include_str!(concat!("../../migrations/sqlite/", $name, "/down.sql")),
-            ],
-            postgres: [
-                include_str!(concat!("../../migrations/postgres/", $name, "/up.sql")),
-                include_str!(concat!("../../migrations/postgres/", $name, "/down.sql")),
-            ],
-            mysql: [
-                include_str!(concat!("../../migrations/mysql/", $name, "/up.sql")),
-                include_str!(concat!("../../migrations/mysql/", $name, "/down.sql")),
-            ],
-        }
-    };
-}
-
-/// Every migration, oldest first.
-const FILES: [Files; 2] = [
-    files!("2026-11-25-000000_create_history"),
-    files!("2026-11-26-000000_adopted_rows"),
-];
+use crate::dialect::MigrationFiles;
 
 /// diesel's `__diesel_schema_migrations.version` is a `VARCHAR(50)`.
 const VERSION_MAX: usize = 50;
@@ -74,13 +42,21 @@ impl HistoryMigrations {
 
     /// The version of the migration that makes the history's tables, recorded once it made them.
     pub(crate) fn setup_version(&self) -> String {
-        self.version(FILES[0].name)
+        self.version(self.files()[0].name)
+    }
+
+    /// The backend's migrations, oldest first.
+    fn files(&self) -> &'static [MigrationFiles] {
+        self.backend.dialect().migrations()
     }
 
     /// Every migration's version for this table, oldest first.
     #[cfg(test)]
     fn versions(&self) -> Vec<String> {
-        FILES.iter().map(|files| self.version(files.name)).collect()
+        self.files()
+            .iter()
+            .map(|files| self.version(files.name))
+            .collect()
     }
 
     fn version(&self, name: &str) -> String {
@@ -108,21 +84,17 @@ impl HistoryMigrations {
 
 impl<DB: DieselBackend> MigrationSource<DB> for HistoryMigrations {
     fn migrations(&self) -> migration::Result<Vec<Box<dyn Migration<DB>>>> {
-        Ok(FILES
+        Ok(self
+            .files()
             .iter()
             .map(|files| {
-                let [up, down] = match self.backend {
-                    Backend::Sqlite => files.sqlite,
-                    Backend::Postgres => files.postgres,
-                    Backend::Mysql => files.mysql,
-                };
                 Box::new(SqlMigration {
                     name: Name {
                         version: self.version(files.name),
                         file: files.name,
                     },
-                    up: self.sql(up),
-                    down: self.sql(down),
+                    up: self.sql(files.up),
+                    down: self.sql(files.down),
                 }) as Box<dyn Migration<DB>>
             })
             .collect())
@@ -204,16 +176,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn the_sql_names_the_chosen_tables_and_nothing_else() {
         for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
             let source = HistoryMigrations::new(backend, &HistoryTable::new("tenant_a").unwrap());
             let migrations = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source).unwrap();
-            assert_eq!(migrations.len(), FILES.len());
-            let create = source.sql(match backend {
-                Backend::Sqlite => FILES[0].sqlite[0],
-                Backend::Postgres => FILES[0].postgres[0],
-                Backend::Mysql => FILES[0].mysql[0],
-            });
+            assert_eq!(migrations.len(), source.files().len());
+            let create = source.sql(source.files()[0].up);
             assert!(
                 create.contains("CREATE TABLE IF NOT EXISTS \"tenant_a\" ("),
                 "{create}"

@@ -7,20 +7,7 @@ use crate::connection::{AnyConnection, Backend};
 /// A query whose bind parameters are written `?`, in the backend's own form (`$1`, `$2`, … on
 /// PostgreSQL). The engine's history queries have no `?` anywhere else.
 pub(crate) fn bind_query(backend: Backend, sql: &str) -> SqlQuery {
-    if backend != Backend::Postgres {
-        return diesel::sql_query(sql);
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    diesel::sql_query(out)
+    backend.dialect().bind_query(sql)
 }
 
 /// An identifier quoted for every backend (MySQL/MariaDB run with `ANSI_QUOTES`). Table names are
@@ -36,35 +23,22 @@ pub(crate) fn in_utc<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
 ) -> diesel::QueryResult<T> {
-    let (set, reset) = match conn.backend() {
-        Backend::Sqlite => return f(conn),
-        Backend::Postgres => (
-            "SELECT set_config('upgrader.time_zone', current_setting('TimeZone'), false); SET TIME ZONE 'UTC'",
-            "SELECT set_config('TimeZone', current_setting('upgrader.time_zone'), false)",
-        ),
-        Backend::Mysql => (
-            "SET @upgrader_time_zone = @@session.time_zone; SET SESSION time_zone = '+00:00'",
-            "SET SESSION time_zone = @upgrader_time_zone",
-        ),
-    };
-    with_session(conn, set, reset, f)
+    match conn.dialect().utc_session() {
+        Some((set, reset)) => with_session(conn, set, reset, f),
+        None => f(conn),
+    }
 }
 
-/// Runs `f` with the server's messages in English (MySQL/MariaDB, whose error codes the driver
-/// does not pass on: the engine tells a missing table from a denied one by the message).
+/// Runs `f` with the server's messages in English, where the engine reads them to tell errors
+/// apart (MySQL/MariaDB, whose error codes the driver does not pass on).
 pub(crate) fn in_english<T>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
 ) -> diesel::QueryResult<T> {
-    if conn.backend() != Backend::Mysql {
-        return f(conn);
+    match conn.dialect().english_session() {
+        Some((set, reset)) => with_session(conn, set, reset, f),
+        None => f(conn),
     }
-    with_session(
-        conn,
-        "SET @upgrader_lc_messages = @@session.lc_messages; SET SESSION lc_messages = 'en_US'",
-        "SET SESSION lc_messages = @upgrader_lc_messages",
-        f,
-    )
 }
 
 fn with_session<T>(
@@ -83,7 +57,7 @@ fn with_session<T>(
     Ok(value)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres", feature = "sqlite"))]
 mod tests {
     use super::*;
 

@@ -63,7 +63,8 @@ pub(crate) fn record_all(
                 .bind::<Nullable<BigInt>, _>(r.duration_ms)
                 .bind::<Nullable<Text>, _>(r.checksum)
                 .bind::<Text, _>(method.as_str());
-            with_conn!(conn, c => query.execute(c))?;
+            let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+            done?;
         }
         Ok(())
     })
@@ -77,38 +78,15 @@ pub(crate) fn record_all(
 /// type `ty`: as is into a time, as Unix seconds into a number, as `YYYY-MM-DD HH:MM:SS.ffffff`
 /// into text.
 fn applied_value(backend: Backend, ty: &str) -> &'static str {
-    let integer = ["tinyint", "smallint", "mediumint", "integer", "int", "bigint"].contains(&ty);
-    let decimal = [
-        "numeric",
-        "decimal",
-        "real",
-        "double precision",
-        "double",
-        "float",
-    ]
-    .contains(&ty);
-    match backend {
-        // SQLite types by affinity: the declared type's name decides.
-        Backend::Sqlite if ty.contains("int") => "CAST(strftime('%s', ?) AS INTEGER)",
-        Backend::Sqlite if ["real", "floa", "doub"].iter().any(|t| ty.contains(t)) => {
-            "(julianday(?) - 2440587.5) * 86400.0"
-        }
-        Backend::Postgres if integer => "CAST(EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP)) AS BIGINT)",
-        Backend::Postgres if decimal => "EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP))",
-        Backend::Postgres if ["text", "character varying", "character"].contains(&ty) => {
-            "to_char(CAST(? AS TIMESTAMP), 'YYYY-MM-DD HH24:MI:SS.US')"
-        }
-        Backend::Mysql if integer || decimal => "UNIX_TIMESTAMP(?)",
-        _ => "?",
-    }
+    backend.dialect().applied_value(ty)
 }
 
 /// Removes an upgrade from the history (it becomes pending again).
 pub(crate) fn forget(conn: &mut AnyConnection, table: &HistoryTable, id: &str) -> Result<(), Error> {
     let sql = format!("DELETE FROM {} WHERE \"upgrade\" = ?", quoted(table.name()));
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("removing `{id}` from the history")))
 }
 
@@ -127,8 +105,8 @@ pub(crate) fn mark_started(
         .bind::<Text, _>(id)
         .bind::<Timestamp, _>(now())
         .bind::<Text, _>(runner);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("recording that `{id}` started")))
 }
 
@@ -146,8 +124,8 @@ pub(crate) fn mark_failed(
     let query = bind_query(conn.backend(), &sql)
         .bind::<Text, _>(error)
         .bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("recording that `{id}` failed")))
 }
 
@@ -158,7 +136,7 @@ pub(crate) fn clear_started(conn: &mut AnyConnection, table: &HistoryTable, id: 
         quoted(&table.in_progress())
     );
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
-    with_conn!(conn, c => query.execute(c))
-        .map(|_| ())
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    done.map(|_| ())
         .map_err(Error::db(format!("clearing the start mark of `{id}`")))
 }
