@@ -39,6 +39,7 @@ impl GraphView {
     /// an edge from each dependency to what depends on it.
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph upgrades {\n");
+        out.push_str("    graph [fontname=\"Helvetica\"];\n");
         out.push_str("    node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
         out.push_str("    edge [color=\"#555555\"];\n");
         for module in &self.modules {
