@@ -2,6 +2,8 @@
 //! the Mermaid output against the syntax rules it relies on, the JSON against the registry, on
 //! every backend where reading the states differs.
 
+// Only `upgrader()` of it: these tests need the test database's snapshot, which `Demo` keeps.
+#[allow(dead_code)]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

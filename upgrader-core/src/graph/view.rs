@@ -187,16 +187,17 @@ mod tests {
     }
 
     fn status(plan: &Plan, applied: &[&str], ghosts: &[&str]) -> Status {
-        let mut status = Status::default();
-        status.applied = applied.iter().chain(ghosts).map(|id| record(id)).collect();
-        status.ghosts = ghosts.iter().map(|id| record(id)).collect();
-        status.pending = plan
-            .upgrades()
-            .iter()
-            .filter(|u| !applied.contains(&u.id()))
-            .copied()
-            .collect();
-        status
+        Status {
+            applied: applied.iter().chain(ghosts).map(|id| record(id)).collect(),
+            ghosts: ghosts.iter().map(|id| record(id)).collect(),
+            pending: plan
+                .upgrades()
+                .iter()
+                .filter(|u| !applied.contains(&u.id()))
+                .copied()
+                .collect(),
+            ..Status::default()
+        }
     }
 
     #[test]
