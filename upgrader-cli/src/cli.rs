@@ -72,7 +72,7 @@ fn connect_timeout(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Lists applied or pending upgrades.
+    /// Lists applied or pending upgrades, or draws the graph.
     #[command(subcommand)]
     Show(Show),
     /// Checks the graph and the database: exits 1 when something is wrong, so CI can use it.
@@ -86,6 +86,9 @@ pub(crate) enum Command {
     Mark(Mark),
     /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
     Resolve(Resolve),
+    /// Explains one upgrade: its module, doc comment and source file, what it depends on and
+    /// what depends on it, whether and when it was applied, and its estimate.
+    Explain(Explain),
     /// For module authors: writes a new upgrade file (a recipe or a release) and declares it in
     /// its module file. Needs no database.
     #[command(subcommand)]
@@ -98,6 +101,41 @@ pub(crate) enum Show {
     Applied(Format),
     /// The upgrades to run, in run order, with what they do and their estimates.
     Pending(Format),
+    /// The dependency graph, grouped by module, each upgrade marked with its state in the
+    /// database: DOT for Graphviz (`| dot -Tsvg > graph.svg`), Mermaid or JSON.
+    Graph(Graph),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Graph {
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub(crate) format: GraphFormat,
+    /// Only this module's upgrades, with the edges that enter and leave it and the upgrades at
+    /// their other ends (repeat for several modules).
+    #[arg(short = 'p', long = "package", value_name = "MODULE")]
+    pub(crate) modules: Vec<String>,
+}
+
+/// How `show graph` writes the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GraphFormat {
+    /// Graphviz's DOT language: `dot -Tsvg` draws it.
+    Dot,
+    /// A Mermaid flowchart, for Markdown that renders Mermaid.
+    Mermaid,
+    /// JSON: `modules`, `nodes` (id, module, state, release, summary) and `edges` (from, to).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Explain {
+    /// The upgrade.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// Prints JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

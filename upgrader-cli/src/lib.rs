@@ -208,6 +208,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
+        Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
+        Command::Explain(args) => commands::explain(&settings(&cli)?, args),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),

@@ -6,7 +6,15 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use crate::error::Error;
 use crate::upgrade::{RunCheck, Upgrade};
 
+mod explain;
 mod heads;
+mod render;
+mod state;
+mod view;
+
+pub use explain::{Explanation, Related};
+pub use state::{States, UpgradeState};
+pub use view::{GraphEdge, GraphNode, GraphView};
 
 /// Every upgrade (and run check) known to this binary.
 #[derive(Debug, Clone, Default)]

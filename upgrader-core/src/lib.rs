@@ -72,7 +72,9 @@ pub use engine::{
     total_estimate,
 };
 pub use error::{CheckFailure, Error};
-pub use graph::{Plan, Registry};
+pub use graph::{
+    Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
+};
 pub use history::HistoryTable;
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use timeouts::Timeouts;

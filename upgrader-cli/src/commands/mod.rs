@@ -1,11 +1,15 @@
 //! The commands that look at or change a database, one file each; what they share is here.
 
 mod check;
+mod explain;
+mod graph;
 mod repair;
 mod run;
 mod show;
 
 pub(crate) use check::check;
+pub(crate) use explain::explain;
+pub(crate) use graph::show_graph;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};
