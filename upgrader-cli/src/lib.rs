@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+pub mod exit;
 mod output;
 mod refused;
 mod settings;
@@ -103,7 +104,7 @@ pub fn run_with(host: Host, args: impl IntoIterator<Item = impl Into<OsString> +
             // Help and version go to stdout with 0; usage errors to stderr with 2.
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(exit::USAGE)
             } else {
                 ExitCode::SUCCESS
             };
@@ -208,6 +209,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
+        Command::Status(args) => commands::status(&settings(&cli)?, args.json),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),

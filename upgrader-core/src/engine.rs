@@ -16,10 +16,12 @@ use crate::upgrade::{Phase, Upgrade};
 use crate::url::DatabaseUrl;
 
 mod checks;
+mod readiness;
 mod repair;
 mod report;
 mod status;
 
+pub use readiness::{EditedUpgrade, Readiness, ReadinessState, Rollback, UnknownUpgrade};
 pub use report::{
     AppliedUpgrade, CheckReport, Edited, Implied, RunOptions, RunPreview, RunReport, Status, total_estimate,
 };

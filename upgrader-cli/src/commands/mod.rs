@@ -4,11 +4,13 @@ mod check;
 mod repair;
 mod run;
 mod show;
+mod status;
 
 pub(crate) use check::check;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};
+pub(crate) use status::status;
 
 use anyhow::bail;
 
