@@ -1,8 +1,8 @@
 //! The real `upgrader` binary (with the example modules linked in), run as a user would.
 
-mod support;
 #[path = "cli/status.rs"]
 mod status;
+mod support;
 
 use predicates::prelude::*;
 use support::{Demo, upgrader};

@@ -53,8 +53,8 @@ pub use blocked::{Blocked, Limit};
 pub use connection::{AnyConnection, Backend, MysqlConnection, PgConnection, SqliteConnection};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{
-    AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState,
-    Rollback, RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
+    AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
+    RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{Plan, Registry};

@@ -74,7 +74,9 @@ fn add_ghost(demo: &Demo) {
 /// The recorded checksum of `records_2024_01_15_initial` made different from its code's.
 fn edit(demo: &Demo) {
     demo.connect()
-        .execute("UPDATE upgrade SET checksum = '0123456789abcdef' WHERE upgrade = 'records_2024_01_15_initial'")
+        .execute(
+            "UPDATE upgrade SET checksum = '0123456789abcdef' WHERE upgrade = 'records_2024_01_15_initial'",
+        )
         .unwrap();
 }
 
@@ -100,9 +102,15 @@ fn status_is_0_when_up_to_date_and_3_when_upgrades_are_pending() {
         assert_eq!(value["rollback_to_this_binary"], "safe", "{backend}");
         let (code, stdout, stderr) = status_text(&demo);
         assert_eq!(code, 3, "{backend}: {stdout}{stderr}");
-        assert!(stdout.starts_with("status: pending (exit 3)\n"), "{backend}: {stdout}");
+        assert!(
+            stdout.starts_with("status: pending (exit 3)\n"),
+            "{backend}: {stdout}"
+        );
         assert!(stdout.contains(&format!("\n  {LEAF}\n")), "{backend}: {stdout}");
-        assert!(stderr.contains("`upgrader run` applies them"), "{backend}: {stderr}");
+        assert!(
+            stderr.contains("`upgrader run` applies them"),
+            "{backend}: {stderr}"
+        );
 
         run(&demo);
         let (code, value) = status_json(&demo);
@@ -139,7 +147,10 @@ fn status_is_5_when_the_history_has_upgrades_this_binary_does_not_know() {
             }]),
             "{backend}"
         );
-        assert_eq!(value["rollback_to_this_binary"], "only_if_backward_compatible", "{backend}");
+        assert_eq!(
+            value["rollback_to_this_binary"], "only_if_backward_compatible",
+            "{backend}"
+        );
         let (code, stdout, stderr) = status_text(&demo);
         assert_eq!(code, 5, "{backend}");
         assert!(
@@ -149,8 +160,11 @@ fn status_is_5_when_the_history_has_upgrades_this_binary_does_not_know() {
             "{backend}: {stdout}"
         );
         assert!(
-            stderr.contains(&format!("1 upgrade(s) this binary does not know (`{GHOST}`): a newer release"))
-                && stderr.contains("rolling back to this binary is safe only if those upgrades are backward compatible"),
+            stderr.contains(&format!(
+                "1 upgrade(s) this binary does not know (`{GHOST}`): a newer release"
+            )) && stderr.contains(
+                "rolling back to this binary is safe only if those upgrades are backward compatible"
+            ),
             "{backend}: {stderr}"
         );
     }
@@ -183,7 +197,10 @@ fn status_is_6_when_an_applied_upgrade_was_edited() {
             stdout.contains(&format!("checksum 0123456789abcdef then, {current} now")),
             "{backend}: {stdout}"
         );
-        assert!(stderr.contains("edited: `records_2024_01_15_initial` was changed after it was applied"), "{backend}: {stderr}");
+        assert!(
+            stderr.contains("edited: `records_2024_01_15_initial` was changed after it was applied"),
+            "{backend}: {stderr}"
+        );
     }
 }
 
@@ -205,13 +222,27 @@ fn status_is_4_after_a_failed_upgrade_on_mysql_and_3_where_it_rolled_back() {
             assert_eq!(value["state"], "interrupted");
             let interrupted = &value["interrupted"];
             assert_eq!(ids(interrupted), [LEAF], "{value}");
-            assert!(interrupted[0]["error"].as_str().unwrap().contains("last_login_at"), "{value}");
-            assert!(interrupted[0]["runner"].as_str().unwrap().starts_with("pid "), "{value}");
+            assert!(
+                interrupted[0]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("last_login_at"),
+                "{value}"
+            );
+            assert!(
+                interrupted[0]["runner"].as_str().unwrap().starts_with("pid "),
+                "{value}"
+            );
             let (code, stdout, stderr) = status_text(&demo);
             assert_eq!(code, 4);
-            assert!(stdout.starts_with("status: interrupted, pending (exit 4)\n"), "{stdout}");
             assert!(
-                stderr.contains(&format!("`upgrader resolve {LEAF} --retry` (it did not finish) or `--mark-applied` (it did)")),
+                stdout.starts_with("status: interrupted, pending (exit 4)\n"),
+                "{stdout}"
+            );
+            assert!(
+                stderr.contains(&format!(
+                    "`upgrader resolve {LEAF} --retry` (it did not finish) or `--mark-applied` (it did)"
+                )),
                 "{stderr}"
             );
         } else {
@@ -229,7 +260,11 @@ fn status_lists_every_finding_and_exits_with_the_most_severe() {
         mark_leaf_pending(&demo);
         add_ghost(&demo);
         let (code, value) = status_json(&demo);
-        assert_eq!((code, &value["states"]), (5, &serde_json::json!(["ahead", "pending"])), "{backend}");
+        assert_eq!(
+            (code, &value["states"]),
+            (5, &serde_json::json!(["ahead", "pending"])),
+            "{backend}"
+        );
         edit(&demo);
         let (code, value) = status_json(&demo);
         assert_eq!(
@@ -249,7 +284,10 @@ fn status_lists_every_finding_and_exits_with_the_most_severe() {
         let (code, value) = status_json(&demo);
         assert_eq!(
             (code, &value["states"]),
-            (4, &serde_json::json!(["interrupted", "edited", "ahead", "pending"])),
+            (
+                4,
+                &serde_json::json!(["interrupted", "edited", "ahead", "pending"])
+            ),
             "{backend}"
         );
         assert_eq!(value["state"], "interrupted", "{backend}");
@@ -265,7 +303,12 @@ fn status_lists_every_finding_and_exits_with_the_most_severe() {
 fn status_cannot_tell_is_an_error_with_exit_1() {
     // Unreachable.
     let out = upgrader()
-        .args(["--database-url", "postgres://nobody@127.0.0.1:1/none", "status", "--json"])
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "status",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -288,7 +331,10 @@ fn status_cannot_tell_is_an_error_with_exit_1() {
             assert_eq!(out.status.code(), Some(1), "{backend}: {}", text(&out));
             assert!(out.stdout.is_empty(), "{backend}: {}", text(&out));
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.starts_with("error: ") && stderr.contains("`upgrade`"), "{backend}: {stderr}");
+            assert!(
+                stderr.starts_with("error: ") && stderr.contains("`upgrade`"),
+                "{backend}: {stderr}"
+            );
             assert!(stderr.contains("\nhint: "), "{backend}: {stderr}");
         }
     }
@@ -305,7 +351,11 @@ fn status_on_a_missing_sqlite_file_creates_nothing() {
     let demo = Demo::sqlite();
     let (code, value) = status_json(&demo);
     assert_eq!((code, value["state"].as_str()), (3, Some("pending")));
-    assert_eq!(std::fs::read_dir(demo.dir.path()).unwrap().count(), 0, "nothing created");
+    assert_eq!(
+        std::fs::read_dir(demo.dir.path()).unwrap().count(),
+        0,
+        "nothing created"
+    );
 }
 
 // `status | head -1` with pipefail: a closed stdout must not turn the answer into exit 0.
@@ -331,7 +381,9 @@ fn status_keeps_its_answer_when_stdout_is_closed() {
 // lock), so the upgrade is pending and running, not interrupted.
 #[test]
 fn status_during_a_run_on_mysql_is_pending_not_interrupted() {
-    let Some(demo) = Demo::new(Backend::Mysql) else { return };
+    let Some(demo) = Demo::new(Backend::Mysql) else {
+        return;
+    };
     run(&demo);
     mark_leaf_pending(&demo);
     let mut runner = demo.connect();
@@ -346,14 +398,24 @@ fn status_during_a_run_on_mysql_is_pending_not_interrupted() {
     else {
         panic!("a MySQL lock");
     };
-    assert_eq!(runner.query_i64(&format!("SELECT GET_LOCK({name_sql}, 0) AS value")).unwrap(), Some(1));
+    assert_eq!(
+        runner
+            .query_i64(&format!("SELECT GET_LOCK({name_sql}, 0) AS value"))
+            .unwrap(),
+        Some(1)
+    );
     let (code, value) = status_json(&demo);
     assert_eq!(code, 3, "{value}");
     assert_eq!(value["interrupted"], serde_json::json!([]), "{value}");
     assert_eq!(ids(&value["running"]), [LEAF], "{value}");
     assert_eq!(ids(&value["pending"]), [LEAF], "{value}");
     // The runner lets go (as its session would end), its mark stays: now it is interrupted.
-    assert_eq!(runner.query_i64(&format!("SELECT RELEASE_LOCK({name_sql}) AS value")).unwrap(), Some(1));
+    assert_eq!(
+        runner
+            .query_i64(&format!("SELECT RELEASE_LOCK({name_sql}) AS value"))
+            .unwrap(),
+        Some(1)
+    );
     let (code, value) = status_json(&demo);
     assert_eq!(code, 4, "{value}");
     assert_eq!(ids(&value["interrupted"]), [LEAF], "{value}");

@@ -215,3 +215,52 @@ impl Engine {
         Ok(Readiness::of(status, &self.registry.modules()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(id: &str) -> UnknownUpgrade {
+        UnknownUpgrade {
+            id: id.to_owned(),
+            applied: None,
+            method: "run".to_owned(),
+            module: None,
+            module_linked: false,
+        }
+    }
+
+    #[test]
+    fn the_state_is_the_worst_finding_and_every_finding_is_listed() {
+        let mut readiness = Readiness::default();
+        assert_eq!(readiness.states(), [ReadinessState::UpToDate]);
+        assert_eq!(readiness.rollback(), Rollback::Safe);
+        readiness.ahead.push(unknown("a_2030_01_01_x"));
+        assert_eq!(readiness.state(), ReadinessState::Ahead);
+        assert_eq!(readiness.rollback(), Rollback::OnlyIfBackwardCompatible);
+        readiness.edited.push(EditedUpgrade {
+            id: "b_2024_01_01_y".to_owned(),
+            recorded: "1".to_owned(),
+            current: "2".to_owned(),
+            applied: None,
+        });
+        assert_eq!(readiness.state(), ReadinessState::Edited);
+        readiness.interrupted.push(InProgress {
+            upgrade: "b_2024_02_01_z".to_owned(),
+            started: NaiveDateTime::default(),
+            runner: "pid 1 on h".to_owned(),
+            error: None,
+        });
+        assert_eq!(
+            readiness.states(),
+            [
+                ReadinessState::Interrupted,
+                ReadinessState::Edited,
+                ReadinessState::Ahead
+            ]
+        );
+        assert_eq!(readiness.state(), ReadinessState::Interrupted);
+        assert_eq!(ReadinessState::UpToDate.to_string(), "up to date");
+        assert_eq!(ReadinessState::Interrupted.name(), "interrupted");
+    }
+}
