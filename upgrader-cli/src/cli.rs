@@ -10,9 +10,18 @@ else the SQLite file upgrader.db in the working directory. URLs: postgres://user
 libpq's host=… dbname=… user=…), mysql://user@host/db, sqlite://path, file:path or a plain path;
 not :memory:, which keeps nothing. Passwords print as ***.
 
-Exit codes: 0 success; 1 failure (an upgrade or a check failed, the database is unreachable,
-a statement waited longer than --wait-timeout for a lock, `check` found a problem, `create`
-refused); 2 bad usage.";
+Exit codes:
+  0  success; `status`: up to date
+  1  failure: an upgrade or a check failed, the database is unreachable, a statement waited
+     longer than --wait-timeout for a lock, `check` found a problem, `create` refused;
+     `status`: cannot tell (the database is unreachable, the history cannot be read)
+  2  bad usage
+  3  `status`: upgrades are pending, nothing worse
+  4  `status`: an upgrade started and never finished (MySQL/MariaDB)
+  5  `status`: ahead: the history has upgrades this binary does not know (a newer release ran)
+  6  `status`: edited: an applied upgrade's code changed since it was applied
+`status` exits with the most severe that holds (4, 6, 5, 3) and lists all of them. `check`
+answers \"can a run go ahead?\": 0 yes, 1 no.";
 
 /// The whole command set: global options and a command. Parsed by [`crate::main`] as a program
 /// of its own, or mounted by an application under its own command line as a subcommand
@@ -77,6 +86,9 @@ pub(crate) enum Command {
     Show(Show),
     /// Checks the graph and the database: exits 1 when something is wrong, so CI can use it.
     Check(Check),
+    /// Says whether the database is exactly where this binary expects it, one exit code per
+    /// answer: 0 up to date, 3 pending, 4 interrupted, 5 ahead, 6 edited, 1 cannot tell.
+    Status(Check),
     /// Shows the plan, asks for confirmation and applies the pending upgrades.
     Run(Run),
     /// Records every known upgrade as applied without running it (for a database just created at

@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+pub mod exit;
 mod hints;
 mod output;
 mod refused;
@@ -101,7 +102,7 @@ pub fn run_with(host: Host, args: impl IntoIterator<Item = impl Into<OsString> +
             // Help and version go to stdout with 0; usage errors to stderr with 2.
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(exit::USAGE)
             } else {
                 ExitCode::SUCCESS
             };
@@ -211,6 +212,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
+        Command::Status(args) => commands::status(&settings(&cli)?, args.json),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),

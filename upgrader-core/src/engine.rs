@@ -14,11 +14,13 @@ use crate::url::DatabaseUrl;
 
 mod apply;
 mod checks;
+mod readiness;
 mod repair;
 mod report;
 mod run;
 mod status;
 
+pub use readiness::{EditedUpgrade, Readiness, ReadinessState, Rollback, UnknownUpgrade};
 pub use report::{
     AppliedUpgrade, CheckReport, Edited, Implied, RunOptions, RunPreview, RunReport, Status, total_estimate,
 };

@@ -68,8 +68,8 @@ pub use connection::SqliteConnection;
 pub use connection::{AnyConnection, Backend};
 pub use context::{Context, Interaction, Unattended};
 pub use engine::{
-    AppliedUpgrade, CheckReport, Edited, Engine, Implied, RunOptions, RunPreview, RunReport, Status,
-    total_estimate,
+    AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
+    RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
 pub use error::{CheckFailure, Error};
 pub use graph::{

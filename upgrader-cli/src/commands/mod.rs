@@ -6,6 +6,7 @@ mod graph;
 mod repair;
 mod run;
 mod show;
+mod status;
 
 pub(crate) use check::check;
 pub(crate) use explain::explain;
@@ -13,6 +14,7 @@ pub(crate) use graph::show_graph;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};
+pub(crate) use status::status;
 
 use anyhow::bail;
 

@@ -91,3 +91,29 @@ impl Demo {
         cmd
     }
 }
+
+impl Demo {
+    /// A read-write connection to the demo's database, for setting up a state by hand.
+    pub(crate) fn connect(&self) -> upgrader_core::AnyConnection {
+        upgrader_core::DatabaseUrl::parse(&self.url)
+            .unwrap()
+            .connect()
+            .expect("the demo database answers")
+    }
+
+    /// Everything in the database ([`upgrader_tests::snapshot`]), to compare before and after a
+    /// command that must change nothing; SQLite is read through a read-only connection.
+    pub(crate) fn snapshot(&self) -> String {
+        if let Some(db) = &self._db {
+            return db.snapshot();
+        }
+        if !std::path::Path::new(&self.url).exists() {
+            return "<no database file>".into();
+        }
+        let mut conn = upgrader_core::DatabaseUrl::parse(&self.url)
+            .unwrap()
+            .connect_read_only()
+            .expect("a read-only SQLite connection");
+        upgrader_tests::snapshot(&mut conn)
+    }
+}

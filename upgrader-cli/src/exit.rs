@@ -1,0 +1,39 @@
+//! The exit codes, one per answer, so a pipeline or a readiness probe can act on them without
+//! reading the output. They are an interface: a number, once given, keeps its meaning.
+//!
+//! | code | name | meaning |
+//! | --- | --- | --- |
+//! | 0 | [`UP_TO_DATE`] | success; for `status`, the database is exactly where this binary expects it |
+//! | 1 | [`FAILURE`] | an error; for `status`, it cannot tell (unreachable database, unreadable history) |
+//! | 2 | [`USAGE`] | bad usage (the command line did not parse) |
+//! | 3 | [`PENDING`] | `status`: upgrades are pending, nothing worse |
+//! | 4 | [`INTERRUPTED`] | `status`: an upgrade started and never finished (MySQL/MariaDB) |
+//! | 5 | [`AHEAD`] | `status`: the history has upgrades this binary does not know |
+//! | 6 | [`EDITED`] | `status`: an applied upgrade's code changed since it was applied |
+//!
+//! When several hold, `status` exits with the most severe: interrupted, edited, ahead, pending.
+// 7 is reserved for a run that stops at the end of its window (`run --max-duration`).
+
+/// Success: the command did what it was asked; for `status`, the database is up to date.
+pub const UP_TO_DATE: u8 = 0;
+
+/// An error: the command failed, or (`status`) cannot tell, because the database cannot be
+/// reached or its history cannot be read.
+pub const FAILURE: u8 = 1;
+
+/// Bad usage: the command line did not parse (clap's code).
+pub const USAGE: u8 = 2;
+
+/// `status`: upgrades are pending, and nothing worse holds.
+pub const PENDING: u8 = 3;
+
+/// `status`: an upgrade started and never finished (MySQL/MariaDB); it must be settled with
+/// `resolve` before anything runs.
+pub const INTERRUPTED: u8 = 4;
+
+/// `status`: the history has upgrades this binary does not know (the database was upgraded by a
+/// newer release).
+pub const AHEAD: u8 = 5;
+
+/// `status`: an applied upgrade's code changed since it was applied (its checksum differs).
+pub const EDITED: u8 = 6;
