@@ -139,7 +139,7 @@ pub fn run_with(host: Host, args: impl IntoIterator<Item = impl Into<OsString> +
 /// ```
 pub fn execute(cli: Cli, host: &Host) -> ExitCode {
     quiet_panics();
-    match dispatch(cli) {
+    match dispatch(cli, host) {
         Ok(code) => code,
         // The reader went away (`| head`): stop quietly, as ripgrep does.
         Err(err)
@@ -205,14 +205,14 @@ fn quiet_panics() {
     }));
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
-        Command::Status(args) => commands::status(&settings(&cli)?, args.json),
+        Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),

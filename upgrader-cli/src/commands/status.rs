@@ -8,6 +8,7 @@ use upgrader_core::{Readiness, ReadinessState, Rollback};
 
 use crate::commands::applied_at;
 use crate::exit;
+use crate::Host;
 use crate::output::{self, StdoutFailed, data_line, note};
 use crate::settings::{Settings, inspect};
 
@@ -22,7 +23,7 @@ pub(crate) fn exit_code(state: ReadinessState) -> u8 {
     }
 }
 
-pub(crate) fn status(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn status(settings: &Settings, json: bool, host: &Host) -> anyhow::Result<ExitCode> {
     let mut engine = inspect(settings)?;
     // Cannot tell (unreachable, unreadable): the error, exit 1.
     let readiness = engine.readiness()?;
@@ -30,7 +31,7 @@ pub(crate) fn status(settings: &Settings, json: bool) -> anyhow::Result<ExitCode
     let printed = if json {
         output::json(&to_json(&readiness, code))
     } else {
-        print_text(&readiness, code).map_err(anyhow::Error::from)
+        print_text(&readiness, code, host).map_err(anyhow::Error::from)
     };
     match printed {
         Ok(()) => {}
@@ -86,7 +87,7 @@ fn to_json(readiness: &Readiness, code: u8) -> serde_json::Value {
 
 /// The report on stdout (the answer and each finding's upgrades), what it means and what to do
 /// on stderr.
-fn print_text(readiness: &Readiness, code: u8) -> Result<(), StdoutFailed> {
+fn print_text(readiness: &Readiness, code: u8, host: &Host) -> Result<(), StdoutFailed> {
     let states: Vec<String> = readiness.states().iter().map(ToString::to_string).collect();
     data_line(&format!("status: {} (exit {code})", states.join(", ")))?;
     data_line(&format!("applied: {}", readiness.applied))?;
@@ -130,16 +131,17 @@ fn print_text(readiness: &Readiness, code: u8) -> Result<(), StdoutFailed> {
             data_line(&format!("  {}", u.id()))?;
         }
     }
-    explain(readiness);
+    explain(readiness, host);
     Ok(())
 }
 
 /// What the findings mean and what to do next: for the operator, not data.
-fn explain(readiness: &Readiness) {
-    let say = |text: String| note(&crate::in_host_terms(&text));
+fn explain(readiness: &Readiness, host: &Host) {
+    let say = |text: String| note(&text);
+    let name = &host.name;
     for i in &readiness.interrupted {
         say(format!(
-            "interrupted: `{}` may be half applied; look at the database, then `upgrader resolve {} --retry` (it did not finish) or `--mark-applied` (it did)",
+            "interrupted: `{}` may be half applied; look at the database, then `{name} resolve {} --retry` (it did not finish) or `--mark-applied` (it did)",
             i.upgrade, i.upgrade
         ));
     }
@@ -171,7 +173,7 @@ fn explain(readiness: &Readiness) {
     }
     if !readiness.pending.is_empty() && readiness.interrupted.is_empty() {
         say(format!(
-            "pending: {} upgrade(s) to apply; `upgrader run` applies them",
+            "pending: {} upgrade(s) to apply; `{name} run` applies them",
             readiness.pending.len()
         ));
     }
