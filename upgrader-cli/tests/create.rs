@@ -102,7 +102,7 @@ impl ExampleCopy {
             format!(
                 "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
                  [dependencies]\nexample-modules = {{ path = \"../example-modules\" }}\n\
-                 upgrader-cli = {{ path = {cli:?}, default-features = false }}\n"
+                 upgrader-cli = {{ path = {cli:?}, default-features = false, features = [\"sqlite\"] }}\n"
             ),
         )
         .unwrap();
