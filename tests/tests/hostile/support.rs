@@ -6,11 +6,15 @@ use std::process::{Command, Output, Stdio};
 
 /// Every command, with arguments that would change the database if it went ahead: each refusal
 /// is tried on all of them.
-pub(crate) const EVERY_COMMAND: [&[&str]; 8] = [
+pub(crate) const EVERY_COMMAND: [&[&str]; 12] = [
     &["show", "applied"],
     &["show", "applied", "--json"],
     &["show", "pending"],
+    &["show", "graph"],
+    &["show", "graph", "-p", "accounts"],
+    &["explain", "accounts_2024_01_10_initial"],
     &["check"],
+    &["status"],
     &["run", "--yes-i-know"],
     &["populate", "--yes-i-know"],
     &["mark", "accounts_2024_01_10_initial", "--applied", "--yes-i-know"],

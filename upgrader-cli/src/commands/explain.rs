@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use upgrader_core::{Explanation, Registry, Related, UpgradeState};
 
+use crate::Host;
 use crate::cli::Explain;
 use crate::commands::{applied_at, timestamp, warn_ghosts};
 use crate::output::{self, data, duration};
@@ -26,11 +27,15 @@ enum Estimate {
     Took(Duration),
 }
 
-pub(crate) fn explain(settings: &Settings, args: &Explain) -> anyhow::Result<ExitCode> {
-    // An id that is not linked is refused before anything is opened.
+pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyhow::Result<ExitCode> {
+    // An id that is not linked is refused before anything is opened; in a binary that links no
+    // upgrade at all, that is the error, not the id.
     let registry = Registry::linked();
+    if registry.upgrades().is_empty() {
+        return Err(upgrader_core::Error::NothingLinked.into());
+    }
     let Some(upgrade) = registry.get(&args.id).copied() else {
-        return Err(unknown(&registry, &args.id).into());
+        return Err(unknown(&registry, &args.id, host).into());
     };
     if let Some(active) = settings.packages.as_deref()
         && !active.iter().any(|m| m == upgrade.module())
@@ -70,17 +75,17 @@ pub(crate) fn explain(settings: &Settings, args: &Explain) -> anyhow::Result<Exi
 }
 
 /// An id no linked upgrade has, with the closest one when there is one.
-fn unknown(registry: &Registry, id: &str) -> Refused {
+fn unknown(registry: &Registry, id: &str, host: &Host) -> Refused {
     let closest = registry
         .upgrades()
         .iter()
         .map(|u| (edit_distance(id, u.id()), u.id()))
         .filter(|&(distance, _)| distance <= 3.max(id.chars().count() / 5))
         .min();
-    let list = "`upgrader show graph --format json` lists every upgrade";
+    let list = format!("`{} show graph --format json` lists every upgrade", host.name);
     let hint = match closest {
         Some((_, near)) => format!("did you mean `{near}`? {list}"),
-        None => list.to_owned(),
+        None => list,
     };
     Refused::new(format!("no linked upgrade has the id `{id}`"), hint)
 }

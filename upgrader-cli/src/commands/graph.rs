@@ -12,7 +12,11 @@ use crate::refused::Refused;
 use crate::settings::{Settings, inspect};
 
 pub(crate) fn show_graph(settings: &Settings, args: &Graph) -> anyhow::Result<ExitCode> {
-    // A module that does not exist is refused before anything is opened.
+    // A module that does not exist is refused before anything is opened; in a binary that links
+    // no upgrade at all, that is the error, not the module.
+    if upgrader_core::Registry::linked().upgrades().is_empty() {
+        return Err(upgrader_core::Error::NothingLinked.into());
+    }
     check_modules(&args.modules, settings.packages.as_deref())?;
     let mut engine = inspect(settings)?;
     // An unreadable history is an error here as everywhere: never a graph of pending upgrades.

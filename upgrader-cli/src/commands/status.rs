@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use serde_json::json;
 use upgrader_core::{Readiness, ReadinessState, Rollback};
 
+use crate::Host;
 use crate::commands::applied_at;
 use crate::exit;
-use crate::Host;
 use crate::output::{self, StdoutFailed, data_line, note};
 use crate::settings::{Settings, inspect};
 

@@ -141,7 +141,13 @@ impl Engine {
                 }
             }
             let mut edits = Edits::new(Method::Mark);
-            let of = |set: &HashSet<&str>| changed.iter().filter(|id| set.contains(id.as_str())).cloned().collect();
+            let of = |set: &HashSet<&str>| {
+                changed
+                    .iter()
+                    .filter(|id| set.contains(id.as_str()))
+                    .cloned()
+                    .collect()
+            };
             edits.forget = of(&recorded);
             edits.clear = of(&interrupted);
             Ok((edits, changed))
