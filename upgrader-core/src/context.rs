@@ -136,12 +136,14 @@ impl<'a> Context<'a> {
         self.conn.table_exists(table)
     }
 
-    /// Asks the operator a question. Unattended (`--yes-i-know`), returns `default` at once.
+    /// Asks the operator a question. With nobody to ask (an unattended run,
+    /// [`crate::Unattended`]), returns `default` at once.
     pub fn ask(&mut self, question: &str, default: &str) -> String {
         self.ui.ask(question, default)
     }
 
-    /// Asks the operator yes or no. Unattended (`--yes-i-know`), returns `default` at once.
+    /// Asks the operator yes or no. With nobody to ask (an unattended run,
+    /// [`crate::Unattended`]), returns `default` at once.
     pub fn confirm(&mut self, question: &str, default: bool) -> bool {
         self.ui.confirm(question, default)
     }

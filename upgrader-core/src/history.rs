@@ -41,13 +41,14 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Method {
-    /// `run` applied it.
+    /// A run applied it ([`crate::Engine::run`]).
     Run,
-    /// `populate` recorded it without running it (a database created at the latest schema).
+    /// [`crate::Engine::populate`] recorded it without running it (a database created at the
+    /// latest schema).
     Populate,
-    /// `mark --applied` recorded it by hand.
+    /// [`crate::Engine::mark_applied`] recorded it by hand.
     Mark,
-    /// `resolve --mark-applied` recorded an interrupted upgrade as finished.
+    /// [`crate::Engine::resolve`] recorded an interrupted upgrade as finished.
     Resolve,
     /// The seed system recorded it: a row of the seed's history table, which the engine adopted
     /// (or will adopt at its first run).
