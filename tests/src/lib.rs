@@ -204,3 +204,49 @@ pub fn snapshot(conn: &mut upgrader_core::AnyConnection) -> String {
     }
     out
 }
+
+/// A `run --yes-i-know` whose slow fixture upgrade sleeps (`UPGRADER_TEST_SLEEP_MS`), started by
+/// [`SlowRun::start`] and returned once it sleeps, holding the run lock.
+#[derive(Debug)]
+pub struct SlowRun {
+    /// The runner.
+    pub child: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl SlowRun {
+    /// Starts `runner` (a fixtures binary with its database chosen) as `run --yes-i-know`, with
+    /// the slow fixture sleeping `sleep_ms`, and returns once it sleeps.
+    pub fn start(mut runner: std::process::Command, sleep_ms: u64) -> SlowRun {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = runner
+            .args(["run", "--yes-i-know"])
+            .env("UPGRADER_TEST_SLEEP_MS", sleep_ms.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("sleeping") => break,
+                Some(Ok(line)) => seen.push(line),
+                _ => panic!(
+                    "the runner ended before the slow upgrade: {seen:?} {:?}",
+                    child.wait()
+                ),
+            }
+        }
+        // Keep reading stderr so the child never blocks on a full pipe.
+        let stderr = std::thread::spawn(move || lines.map_while(Result::ok).map(|l| l + "\n").collect());
+        SlowRun { child, stderr }
+    }
+
+    /// Waits for the runner to end: its exit code and the stderr it printed after `sleeping`.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        (status.code(), self.stderr.join().unwrap())
+    }
+}

@@ -2,11 +2,10 @@
 //! fixture upgrades) on each backend: concurrent runners, `kill -9` in the middle of an upgrade,
 //! a connection cut by the server.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 use upgrader_core::{Backend, DEFAULT_SCOPE, LockId};
-use upgrader_tests::TestDb;
+use upgrader_tests::{SlowRun, TestDb};
 
 const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
 
@@ -59,45 +58,9 @@ fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
     panic!("the server still holds the killed runner's lock after 10s");
 }
 
-/// A runner started by [`start_slow_run`], and the rest of what it prints on stderr.
-struct SlowRun {
-    child: Child,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-impl SlowRun {
-    /// Waits for the runner to end: its exit code and the stderr it printed after `sleeping`.
-    fn finish(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().unwrap();
-        (status.code(), self.stderr.join().unwrap())
-    }
-}
-
 /// Starts `run --yes-i-know` with the slow fixture sleeping, and returns once it sleeps.
 fn start_slow_run(db: &TestDb, sleep_ms: u64) -> SlowRun {
-    let mut child = fixtures(db)
-        .args(["run", "--yes-i-know"])
-        .env("UPGRADER_TEST_SLEEP_MS", sleep_ms.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.contains("sleeping") => break,
-            Some(Ok(line)) => seen.push(line),
-            _ => panic!(
-                "the runner ended before the slow upgrade: {seen:?} {:?}",
-                child.wait()
-            ),
-        }
-    }
-    // Keep reading stderr so the child never blocks on a full pipe.
-    let stderr = std::thread::spawn(move || lines.map_while(Result::ok).map(|l| l + "\n").collect());
-    SlowRun { child, stderr }
+    SlowRun::start(fixtures(db), sleep_ms)
 }
 
 upgrader_tests::on_every_backend!(

@@ -108,6 +108,22 @@ mod tests {
     }
 
     #[test]
+    fn a_backend_left_out_names_the_feature_to_turn_on() {
+        for (backend, feature) in [
+            (Backend::Sqlite, "`sqlite`"),
+            (Backend::Postgres, "`postgres`"),
+            (Backend::Mysql, "`mysql`"),
+        ] {
+            let error = Error::BackendNotCompiled {
+                url: "db".into(),
+                backend,
+            };
+            let hint = hint(&error, &host("upgrader")).unwrap();
+            assert!(hint.contains(&format!("the Cargo feature {feature}")), "{hint}");
+        }
+    }
+
+    #[test]
     fn commands_are_named_as_the_host_is_typed() {
         let unknown = Error::UnknownUpgrade {
             id: "accounts_2024_01_01_x".into(),

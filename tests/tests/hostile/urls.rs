@@ -2,12 +2,11 @@
 //! not file names, passwords in every form a user can write them, connection errors that must
 //! keep their cause, and one file or database under two names.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 
 use upgrader_core::{Backend, DEFAULT_SCOPE, LockId};
-use upgrader_tests::{TestDb, unique_name};
+use upgrader_tests::{SlowRun, TestDb, unique_name};
 
 use crate::support::{EVERY_COMMAND, assert_refused, output, text, upgrader};
 
@@ -52,43 +51,6 @@ fn assert_each_applied_once(dir: &Path, url: &str) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), FIXTURE_IDS, "each once: {ids:?}");
-}
-
-/// A `run` whose slow fixture sleeps; returned once it sleeps (holding the lock).
-struct SlowRun {
-    child: Child,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-impl SlowRun {
-    fn start(dir: &Path, url: &str, sleep_ms: u64) -> SlowRun {
-        let mut child = upgrader(dir, Some(url))
-            .args(["run", "--yes-i-know"])
-            .env("UPGRADER_TEST_SLEEP_MS", sleep_ms.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = Vec::new();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("sleeping") => break,
-                Some(Ok(line)) => seen.push(line),
-                _ => panic!(
-                    "the runner ended before the slow upgrade: {seen:?} {:?}",
-                    child.wait()
-                ),
-            }
-        }
-        let stderr = std::thread::spawn(move || lines.map_while(Result::ok).map(|l| l + "\n").collect());
-        SlowRun { child, stderr }
-    }
-
-    fn finish(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().unwrap();
-        (status.code(), self.stderr.join().unwrap())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,7 +445,7 @@ fn connect_timeout_zero_is_refused(db: &TestDb) {
 /// Two runners on one SQLite file under two names: the second waits for the first, then finds
 /// nothing to do.
 fn two_names_of_one_file_are_one_lock(dir: &Path, first: &str, second: &str) {
-    let slow = SlowRun::start(dir, first, 3000);
+    let slow = SlowRun::start(upgrader(dir, Some(first)), 3000);
     let out = output(upgrader(dir, Some(second)).args(["run", "--yes-i-know", "--lock-timeout", "60"]));
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -542,7 +504,7 @@ fn mysql_databases_sharing_a_long_name_prefix_hold_their_own_locks() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let slow = SlowRun::start(dir.path(), &a.url, 4000);
+    let slow = SlowRun::start(upgrader(dir.path(), Some(&a.url)), 4000);
     let out = output(upgrader(dir.path(), Some(&b.url)).args(["run", "--yes-i-know", "--lock-timeout", "1"]));
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -578,7 +540,7 @@ fn mysql_interrupted_upgrade_is_not_reported_running_because_of_another_database
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut killed = SlowRun::start(dir.path(), &a.url, 60_000);
+    let mut killed = SlowRun::start(upgrader(dir.path(), Some(&a.url)), 60_000);
     killed.child.kill().unwrap(); // SIGKILL: the start mark stays
     killed.finish();
     // The server drops the killed runner's lock when it notices the closed connection.
@@ -600,7 +562,7 @@ fn mysql_interrupted_upgrade_is_not_reported_running_because_of_another_database
         "the killed runner's lock is gone"
     );
 
-    let running = SlowRun::start(dir.path(), &b.url, 4000);
+    let running = SlowRun::start(upgrader(dir.path(), Some(&b.url)), 4000);
     let out = output(upgrader(dir.path(), Some(&a.url)).args(["show", "pending"]));
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
