@@ -80,7 +80,7 @@ pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;
-pub use upgrader_naming::{ParsedId, parse_id};
+pub use upgrader_naming::{ParsedId, parse_duration, parse_id};
 pub use url::{DEFAULT_CONNECT_TIMEOUT, DatabaseUrl};
 
 /// Re-exported so applications and upgrades use the same diesel as the engine.

@@ -1,9 +1,14 @@
-//! Upgrade ids: `<module>_<yyyy>_<mm>_<dd>_<name>` or `<repository>_release_<x>_<y>_<z>`.
+//! Upgrade ids: `<module>_<yyyy>_<mm>_<dd>_<name>` or `<repository>_release_<x>_<y>_<z>`; and
+//! durations as people write them ([`parse_duration`]).
 //!
 //! Shared by `upgrader-macros` (the compile-time check of `#[upgrade]`) and `upgrader-core` (the
 //! run-time check of upgrades registered by hand, and `create`), so the two can never disagree.
 //! Not meant to be used directly: `upgrader_core` re-exports what applications need.
 #![warn(missing_docs)]
+
+mod duration;
+
+pub use duration::parse_duration;
 
 /// What an upgrade id says about its upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]
