@@ -180,6 +180,36 @@ pub(crate) struct Confirmation {
 pub(crate) struct Run {
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
+    #[command(flatten)]
+    pub(crate) choice: Choice,
+}
+
+/// What a run applies, and how: `--to`, `-p`, `--dry-run`, `--atomic`, `--rehearse`.
+#[derive(Debug, Args)]
+pub(crate) struct Choice {
+    /// Applies only this upgrade and the pending upgrades it needs (its dependencies, direct or
+    /// not), nothing else.
+    #[arg(long, value_name = "ID", conflicts_with = "modules")]
+    pub(crate) to: Option<String>,
+    /// Applies only this module's pending upgrades and the pending upgrades they need, possibly in
+    /// other modules (repeat for several modules).
+    #[arg(short = 'p', long = "package", value_name = "MODULE")]
+    pub(crate) modules: Vec<String>,
+    /// Prints what the run would do (the upgrades, in order, their estimates, the checks) and
+    /// exits: no write connection, no lock, nothing changed.
+    #[arg(long, conflicts_with = "rehearse")]
+    pub(crate) dry_run: bool,
+    /// Applies everything in one transaction: all or nothing (PostgreSQL, SQLite).
+    #[arg(long, conflicts_with = "rehearse")]
+    pub(crate) atomic: bool,
+    /// Runs everything for real in one transaction, the checks included, then rolls it back,
+    /// reporting each upgrade's outcome and duration (PostgreSQL, SQLite).
+    #[arg(long)]
+    pub(crate) rehearse: bool,
+    /// With --rehearse: writes the measured durations to FILE as JSON (the shape of `show applied
+    /// --json`).
+    #[arg(long, value_name = "FILE", requires = "rehearse")]
+    pub(crate) save_timings: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

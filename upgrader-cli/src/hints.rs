@@ -84,6 +84,16 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
         Error::NotInterrupted { .. } => format!("{} lists the interrupted upgrades", command("check")),
         Error::Graph { problems } => return problems.iter().find_map(|p| hint(p, host)),
         Error::Io { .. } => "check the path and its permissions".into(),
+        Error::UnknownModule { known, .. } => format!("the active modules are: {}", known.join(", ")),
+        Error::NeedsTransactionalDdl { .. } => {
+            "run without --atomic/--rehearse (each upgrade commits with its history row), or preview with --dry-run".into()
+        }
+        Error::RolledBack { rehearsal: true, .. } => {
+            "fix the cause and rehearse again; the database is as it was".into()
+        }
+        Error::RolledBack { .. } => {
+            "fix the cause and run again: the run starts over from the first of these upgrades".into()
+        }
         _ => return None,
     })
 }

@@ -14,16 +14,21 @@ use crate::url::DatabaseUrl;
 
 mod apply;
 mod checks;
+mod mode;
 mod readiness;
 mod repair;
 mod report;
 mod run;
 mod status;
+mod target;
+mod whole;
 
+pub use mode::RunMode;
 pub use readiness::{EditedUpgrade, Readiness, ReadinessState, Rollback, UnknownUpgrade};
 pub use report::{
     AppliedUpgrade, CheckReport, Edited, Implied, RunOptions, RunPreview, RunReport, Status, total_estimate,
 };
+pub use target::RunTarget;
 
 /// The engine on one database.
 #[derive(Debug)]

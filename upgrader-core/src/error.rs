@@ -245,6 +245,40 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// A module asked for has no active upgrade (`known` lists the modules that have).
+    #[error("no active upgrade belongs to the module `{module}`")]
+    UnknownModule {
+        /// The module asked for.
+        module: String,
+        /// The modules of the active upgrades.
+        known: Vec<String>,
+    },
+    /// A run in one transaction (all or nothing, or a rehearsal) asked of a backend whose DDL
+    /// commits on its own (MySQL/MariaDB). Nothing was read or changed.
+    #[error(
+        "{mode} needs DDL that rolls back with its transaction, and {backend} commits each DDL statement (CREATE, ALTER, DROP) on its own"
+    )]
+    NeedsTransactionalDdl {
+        /// The run asked for.
+        mode: crate::engine::RunMode,
+        /// The database's backend.
+        backend: Backend,
+    },
+    /// A run in one transaction stopped at a failure and was rolled back as a whole: nothing it
+    /// did stays (for a rehearsal, nothing would have stayed anyway).
+    #[error("{what} failed: {reason}; {}", if *rehearsal { "the rehearsal was rolled back" } else { "the whole run was rolled back, nothing was applied" })]
+    RolledBack {
+        /// What failed: an upgrade, the post-run checks, the commit.
+        what: String,
+        /// The failed upgrade, when an upgrade failed.
+        upgrade: Option<String>,
+        /// Its error, its panic message, or the checks' failures.
+        reason: String,
+        /// The upgrades applied before the failure, with how long each took: all rolled back.
+        report: Box<RunReport>,
+        /// Whether the run was a rehearsal.
+        rehearsal: bool,
+    },
 }
 
 impl Error {

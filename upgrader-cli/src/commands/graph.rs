@@ -59,7 +59,7 @@ fn graph_json(view: &GraphView) -> serde_json::Value {
 
 /// Each module must have linked upgrades, and be active when the configuration names the active
 /// ones (`packages`).
-fn check_modules(modules: &[String], active: Option<&[String]>) -> anyhow::Result<()> {
+pub(crate) fn check_modules(modules: &[String], active: Option<&[String]>) -> anyhow::Result<()> {
     let linked = Registry::linked().modules();
     for module in modules {
         if !linked.contains(module.as_str()) {

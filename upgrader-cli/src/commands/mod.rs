@@ -1,8 +1,10 @@
 //! The commands that look at or change a database, one file each; what they share is here.
 
 mod check;
+mod choose;
 mod explain;
 mod graph;
+mod rehearse;
 mod repair;
 mod run;
 mod show;

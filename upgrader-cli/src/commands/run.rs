@@ -4,17 +4,31 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::cli::Confirmation;
-use crate::commands::{confirm, ensure_confirmable, warn_ghosts};
+use upgrader_core::RunMode;
+
+use crate::cli::{Choice, Confirmation};
+use crate::commands::choose::{chosen, dry_run, nothing_to_do, open_for};
+use crate::commands::{confirm, ensure_confirmable, rehearse, warn_ghosts};
 use crate::output::{data_line, duration, first_line, note, table};
-use crate::settings::{Settings, open, run_options};
+use crate::settings::{Settings, run_options};
 use crate::ui::TerminalUi;
 
-pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_upgrades(
+    settings: &Settings,
+    confirmation: &Confirmation,
+    choice: &Choice,
+) -> anyhow::Result<ExitCode> {
+    // What runs, and how, is refused before anything is opened.
+    let (target, mode) = chosen(settings, choice)?;
+    let options = run_options(settings, confirmation)
+        .with_target(target)
+        .with_mode(mode);
+    if choice.dry_run {
+        return dry_run(settings, &options);
+    }
     let mut ui = TerminalUi::new(confirmation.yes_i_know);
     ensure_confirmable(&ui, confirmation)?;
-    let mut engine = open(settings)?;
-    let options = run_options(settings, confirmation);
+    let mut engine = open_for(settings, mode)?;
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
     let preview = engine.preview_run(&mut ui, &options)?;
     warn_ghosts(preview.status.ghosts.iter().map(|g| g.upgrade.as_str()));
@@ -22,11 +36,16 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
         return Err(refusal.into());
     }
     if preview.is_up_to_date() {
-        note("nothing to do: the database is up to date");
+        note(&nothing_to_do(&options.target));
         return Ok(ExitCode::SUCCESS);
     }
+    let (verb, how) = match mode {
+        RunMode::Atomic => ("apply to", ", all in one transaction"),
+        RunMode::Rehearse => ("rehearse on", ", then roll back"),
+        _ => ("apply to", ""),
+    };
     note(&format!(
-        "{} upgrade(s) to apply to {} ({}), estimated {}:",
+        "{} upgrade(s) to {verb} {} ({}){how}, estimated {}:",
         preview.status.pending.len(),
         settings.url,
         engine.backend(),
@@ -39,8 +58,17 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
         .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
         .collect();
     note(table(&["  UPGRADE", "WHAT IT DOES"], &plan).trim_end());
-    if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {
+    let question = match mode {
+        RunMode::Rehearse => "Rehearse these upgrades?",
+        _ => "Apply these upgrades?",
+    };
+    if !confirm(&mut ui, confirmation, question)? {
         bail!("cancelled; nothing was applied");
+    }
+    if mode == RunMode::Rehearse {
+        let planned = preview.status.pending.clone();
+        let result = engine.run_previewed(preview, &mut ui, &options);
+        return rehearse::finish(result, &planned, choice.save_timings.as_deref());
     }
     // The preview was the run's look before the lock: it reads the state again only holding it.
     let result = engine.run_previewed(preview, &mut ui, &options);
@@ -65,7 +93,12 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
     if report.applied.is_empty() {
         note("nothing to do: another runner applied everything");
     } else {
-        note(&format!("{} upgrade(s) applied", report.applied.len()));
+        let how = if mode == RunMode::Atomic {
+            " in one transaction"
+        } else {
+            ""
+        };
+        note(&format!("{} upgrade(s) applied{how}", report.applied.len()));
     }
     Ok(ExitCode::SUCCESS)
 }

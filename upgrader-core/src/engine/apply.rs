@@ -55,6 +55,11 @@ impl Failure {
             report: Box::new(report),
         }
     }
+
+    /// Why it failed, for a run in one transaction, where everything is rolled back anyway.
+    pub(super) fn into_reason(self) -> String {
+        self.reason
+    }
 }
 
 impl Engine {

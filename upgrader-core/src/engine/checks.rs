@@ -74,6 +74,28 @@ impl Engine {
         upgrades: &[Upgrade],
         ui: &mut dyn Interaction,
     ) -> Vec<CheckFailure> {
+        let mut failures = Vec::new();
+        for (name, check) in self.checks_of(phase, upgrades) {
+            if let Err(reason) = self.run_check(name, check, ui) {
+                failures.push(CheckFailure {
+                    check: name.to_owned(),
+                    reason,
+                });
+            }
+        }
+        failures
+    }
+
+    /// The names of the checks a run of `upgrades` runs in `phase`, in the order it runs them:
+    /// the application's run checks, then each upgrade's own (named by the upgrade's id).
+    pub fn check_names(&self, phase: Phase, upgrades: &[Upgrade]) -> Vec<&'static str> {
+        self.checks_of(phase, upgrades)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    fn checks_of(&self, phase: Phase, upgrades: &[Upgrade]) -> Vec<(&'static str, CheckFn)> {
         let globals = self
             .plan
             .checks()
@@ -87,16 +109,7 @@ impl Engine {
             };
             check.map(|check| (u.id, check))
         });
-        let mut failures = Vec::new();
-        for (name, check) in globals.collect::<Vec<_>>().into_iter().chain(own) {
-            if let Err(reason) = self.run_check(name, check, ui) {
-                failures.push(CheckFailure {
-                    check: name.to_owned(),
-                    reason,
-                });
-            }
-        }
-        failures
+        globals.chain(own).collect()
     }
 
     fn run_check(&mut self, name: &str, check: CheckFn, ui: &mut dyn Interaction) -> Result<(), String> {

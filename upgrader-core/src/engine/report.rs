@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::{RunMode, RunTarget};
 use crate::error::{CheckFailure, Error};
 use crate::history::{AppliedRecord, InProgress};
 use crate::upgrade::Upgrade;
@@ -12,12 +13,18 @@ use crate::upgrade::Upgrade;
 pub struct RunOptions {
     /// How long to wait for another runner's lock.
     pub lock_timeout: Duration,
+    /// Which of the pending upgrades the run applies (default: all).
+    pub target: RunTarget,
+    /// How the run commits (default: upgrade by upgrade).
+    pub mode: RunMode,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             lock_timeout: Duration::from_secs(300),
+            target: RunTarget::default(),
+            mode: RunMode::default(),
         }
     }
 }
@@ -26,6 +33,18 @@ impl RunOptions {
     /// Options with this lock timeout.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Options with this target: which of the pending upgrades the run applies.
+    pub fn with_target(mut self, target: RunTarget) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Options with this mode: how the run commits.
+    pub fn with_mode(mut self, mode: RunMode) -> Self {
+        self.mode = mode;
         self
     }
 }
@@ -133,7 +152,8 @@ impl CheckReport {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RunPreview {
-    /// The database's state.
+    /// The database's state; its `pending` holds only the upgrades the options' target selects
+    /// ([`RunTarget::select`]).
     pub status: Status,
     /// Each pending upgrade's estimate (`None` when it has none, or it failed), in run order.
     pub estimates: Vec<(String, Option<Duration>)>,

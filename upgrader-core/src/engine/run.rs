@@ -24,9 +24,10 @@ impl Engine {
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
     /// the wait timeout.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
+        options.mode.supported_by(self.backend())?;
         let ui = &mut Traced(ui);
         self.bounded(options, |engine| {
-            let status = engine.status()?;
+            let status = engine.chosen_status(options)?;
             engine.run_from(&status, ui, options)
         })
     }
@@ -42,8 +43,9 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunPreview, Error> {
+        options.mode.supported_by(self.backend())?;
         let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.preview_of(ui))
+        self.bounded(options, |engine| engine.preview_of(ui, options))
     }
 
     /// [`Engine::run`] after [`Engine::preview_run`]: the preview is the run's look before the
@@ -55,14 +57,23 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
+        options.mode.supported_by(self.backend())?;
         let ui = &mut Traced(ui);
         self.bounded(options, |engine| engine.run_from(&preview.status, ui, options))
     }
 
-    fn preview_of(&mut self, ui: &mut dyn Interaction) -> Result<RunPreview, Error> {
-        let status = self.status()?;
+    fn preview_of(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunPreview, Error> {
+        let status = self.chosen_status(options)?;
         let estimates = self.estimates_of(&status.pending, ui);
         Ok(RunPreview { status, estimates })
+    }
+
+    /// The database's state, its pending upgrades narrowed to those the options' target selects
+    /// ([`RunTarget::select`](super::RunTarget::select)).
+    fn chosen_status(&mut self, options: &RunOptions) -> Result<Status, Error> {
+        let mut status = self.status()?;
+        status.pending = options.target.select(&self.plan, status.pending)?;
+        Ok(status)
     }
 
     /// Runs `f` with no statement waiting for a lock longer than the options' lock timeout (when
@@ -93,12 +104,14 @@ impl Engine {
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {
             return Ok(RunReport::default());
         }
-        self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
+        self.with_lock(ui, options.lock_timeout, |engine, ui| {
+            engine.run_locked(ui, options)
+        })
     }
 
-    fn run_locked(&mut self, ui: &mut dyn Interaction) -> Result<RunReport, Error> {
+    fn run_locked(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         // Another runner may have applied everything while this one waited.
-        let status = self.status()?;
+        let status = self.chosen_status(options)?;
         if let Some(refusal) = status.refusal() {
             return Err(refusal);
         }
@@ -108,6 +121,10 @@ impl Engine {
             return Ok(report);
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
+        options.mode.allows(&pending)?;
+        if options.mode.is_one_transaction() {
+            return self.run_whole(options.mode, &pending, ui);
+        }
         let failures = self.run_checks(Phase::PreRun, &pending, ui);
         if !failures.is_empty() {
             tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
