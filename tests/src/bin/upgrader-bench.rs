@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use upgrader_core::{Backend, Context, Engine, Registry, RunOptions, Unattended, Upgrade};
+use upgrader_core::{Backend, Context, Engine, Registry, RunMode, RunOptions, Unattended, Upgrade};
 use upgrader_tests::TestDb;
 
 fn noop(_: &mut Context<'_>) -> upgrader_core::Result<()> {
@@ -79,7 +79,44 @@ fn best_of<T>(times: usize, mut f: impl FnMut() -> T) -> Duration {
         .unwrap_or_default()
 }
 
+/// A fresh install of `count` small upgrades (one `INSERT` each) on a new database of `backend`,
+/// in `mode`; how long the run took.
+fn fresh_install(backend: Backend, count: usize, mode: RunMode) -> Option<Duration> {
+    let db = TestDb::new(backend)?;
+    let mut upgrades = graph(1, count, insert);
+    upgrades[0] = Upgrade::new(upgrades[0].id(), "bench", create);
+    let mut engine = Engine::open(&db.database_url(), Registry::new(upgrades, []), None).expect("opens");
+    let start = Instant::now();
+    let report = engine
+        .run(&mut Unattended::default(), &RunOptions::default().with_mode(mode))
+        .expect("runs");
+    let elapsed = start.elapsed();
+    assert_eq!(report.applied.len(), count);
+    Some(elapsed)
+}
+
 fn main() {
+    // `upgrader-bench fresh-install <sqlite|postgres> <normal|atomic> [COUNT]`: that one run and
+    // nothing else, for timing the whole process from outside.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("fresh-install") {
+        let backend = match args.get(1).map(String::as_str) {
+            Some("postgres") => Backend::Postgres,
+            Some("mysql") => Backend::Mysql,
+            _ => Backend::Sqlite,
+        };
+        let mode = match args.get(2).map(String::as_str) {
+            Some("atomic") => RunMode::Atomic,
+            _ => RunMode::Normal,
+        };
+        let count = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        let elapsed = fresh_install(backend, count, mode).expect("the backend's URL is set");
+        println!(
+            "fresh install: {backend} {count} upgrades {mode:?} in {:.1} ms",
+            elapsed.as_secs_f64() * 1e3
+        );
+        return;
+    }
     for (modules, per_module) in [(10, 100), (50, 200), (100, 1000)] {
         let upgrades = graph(modules, per_module, noop);
         let registry = Registry::new(upgrades.clone(), []);
@@ -116,6 +153,20 @@ fn main() {
             elapsed.as_secs_f64() * 1e3,
             elapsed.as_secs_f64() * 1e3 / RUN as f64,
             noop_run.as_secs_f64() * 1e3
+        );
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (Some(normal), Some(atomic)) = (
+            fresh_install(backend, RUN, RunMode::Normal),
+            fresh_install(backend, RUN, RunMode::Atomic),
+        ) else {
+            continue;
+        };
+        println!(
+            "fresh install: {backend:<13} {RUN} upgrades one by one {:>7.1} ms, all in one transaction {:>7.1} ms ({:.1}x)",
+            normal.as_secs_f64() * 1e3,
+            atomic.as_secs_f64() * 1e3,
+            normal.as_secs_f64() / atomic.as_secs_f64()
         );
     }
     println!("peak RSS: {:.1} MiB", peak_rss_mib());

@@ -57,3 +57,25 @@ impl fmt::Display for RunMode {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_transaction_is_refused_where_ddl_commits_on_its_own() {
+        for mode in [RunMode::Atomic, RunMode::Rehearse] {
+            let err = mode.supported_by(Backend::Mysql).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("MySQL/MariaDB commits each DDL statement"),
+                "{text}"
+            );
+            // The core's words, not a command line's.
+            assert!(!text.contains("--"), "{text}");
+            assert!(mode.supported_by(Backend::Postgres).is_ok());
+            assert!(mode.supported_by(Backend::Sqlite).is_ok());
+        }
+        assert!(RunMode::Normal.supported_by(Backend::Mysql).is_ok());
+    }
+}

@@ -12,7 +12,9 @@ use crate::history;
 use crate::upgrade::Phase;
 
 impl Engine {
-    /// Applies every pending upgrade, holding the run lock.
+    /// Applies every pending upgrade (or those the options' target selects, see
+    /// [`RunTarget`](super::RunTarget)), holding the run lock; in one transaction when the
+    /// options' mode says so (see [`RunMode`](super::RunMode), refused on MySQL/MariaDB).
     ///
     /// In order: the pre-run checks and every pending upgrade's `pre_upgrade` (all of them; if any
     /// fails nothing is applied), then each upgrade with its history row in one transaction

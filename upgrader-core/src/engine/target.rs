@@ -80,3 +80,93 @@ impl RunTarget {
 fn modules_of(plan: &Plan) -> BTreeSet<&'static str> {
     plan.upgrades().iter().map(|u| u.module()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Registry;
+
+    fn noop(_: &mut crate::Context<'_>) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// Two modules: `b` builds on `a`'s first upgrade; `a` has a second one nobody needs.
+    fn plan() -> Plan {
+        Registry::new(
+            [
+                Upgrade::new("a_2024_01_01_one", "1", noop),
+                Upgrade::new("a_2024_01_02_two", "2", noop).with_depends_on(&["a_2024_01_01_one"]),
+                Upgrade::new("b_2024_01_03_one", "3", noop).with_depends_on(&["a_2024_01_01_one"]),
+                Upgrade::new("b_2024_01_04_two", "4", noop).with_depends_on(&["b_2024_01_03_one"]),
+            ],
+            [],
+        )
+        .plan(None)
+        .unwrap()
+    }
+
+    fn ids(upgrades: &[Upgrade]) -> Vec<&str> {
+        upgrades.iter().map(|u| u.id).collect()
+    }
+
+    #[test]
+    fn to_selects_the_upgrade_and_its_pending_dependencies_in_run_order() {
+        let plan = plan();
+        let all = plan.upgrades().to_vec();
+        let chosen = RunTarget::To("b_2024_01_04_two".into())
+            .select(&plan, all.clone())
+            .unwrap();
+        assert_eq!(
+            ids(&chosen),
+            ["a_2024_01_01_one", "b_2024_01_03_one", "b_2024_01_04_two"]
+        );
+        // A dependency that is not pending is not run again.
+        let chosen = RunTarget::To("b_2024_01_04_two".into())
+            .select(&plan, all[1..].to_vec())
+            .unwrap();
+        assert_eq!(ids(&chosen), ["b_2024_01_03_one", "b_2024_01_04_two"]);
+        // Applied itself: nothing.
+        let chosen = RunTarget::To("a_2024_01_01_one".into())
+            .select(&plan, all[1..].to_vec())
+            .unwrap();
+        assert!(chosen.is_empty());
+    }
+
+    #[test]
+    fn modules_select_their_upgrades_and_what_they_need_from_other_modules() {
+        let plan = plan();
+        let all = plan.upgrades().to_vec();
+        let chosen = RunTarget::Modules(vec!["b".into()])
+            .select(&plan, all.clone())
+            .unwrap();
+        assert_eq!(
+            ids(&chosen),
+            ["a_2024_01_01_one", "b_2024_01_03_one", "b_2024_01_04_two"]
+        );
+        let chosen = RunTarget::Modules(vec!["a".into()])
+            .select(&plan, all.clone())
+            .unwrap();
+        assert_eq!(ids(&chosen), ["a_2024_01_01_one", "a_2024_01_02_two"]);
+        let chosen = RunTarget::All.select(&plan, all.clone()).unwrap();
+        assert_eq!(chosen.len(), 4);
+    }
+
+    #[test]
+    fn unknown_ids_and_modules_are_errors() {
+        let plan = plan();
+        let err = RunTarget::To("a_2024_01_09_nine".into())
+            .validate(&plan)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownUpgrade { ref id } if id == "a_2024_01_09_nine"),
+            "{err:?}"
+        );
+        let err = RunTarget::Modules(vec!["b".into(), "c".into()])
+            .validate(&plan)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownModule { ref module, ref known } if module == "c" && known == &["a", "b"]),
+            "{err:?}"
+        );
+    }
+}
