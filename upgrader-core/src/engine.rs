@@ -14,16 +14,20 @@ use crate::url::DatabaseUrl;
 
 mod apply;
 mod checks;
+mod estimate;
 mod readiness;
 mod repair;
 mod report;
 mod run;
 mod status;
+mod window;
 
+pub use estimate::{DEFAULT_ESTIMATE, Estimate, Timings};
 pub use readiness::{EditedUpgrade, Readiness, ReadinessState, Rollback, UnknownUpgrade};
 pub use report::{
     AppliedUpgrade, CheckReport, Edited, Implied, RunOptions, RunPreview, RunReport, Status, total_estimate,
 };
+pub use window::StoppedAtWindow;
 
 /// The engine on one database.
 #[derive(Debug)]

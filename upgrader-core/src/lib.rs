@@ -71,6 +71,7 @@ pub use engine::{
     AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
     RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
+pub use engine::{DEFAULT_ESTIMATE, Estimate, StoppedAtWindow, Timings};
 pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,

@@ -4,12 +4,14 @@
 use std::time::Instant;
 
 use super::apply::Strategy;
+use super::estimate::Estimate;
+use super::window::{self, StoppedAtWindow};
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
 use crate::history;
-use crate::upgrade::Phase;
+use crate::upgrade::{Phase, Upgrade};
 
 impl Engine {
     /// Applies every pending upgrade, holding the run lock.
@@ -18,37 +20,53 @@ impl Engine {
     /// fails nothing is applied), then each upgrade with its history row in one transaction
     /// (MySQL/MariaDB: with a start mark, see the README), then every applied upgrade's
     /// `post_upgrade` and the post-run checks. When nothing is pending, returns at once without
-    /// taking the lock.
+    /// taking the lock. (To run the checks before asking someone whether to go ahead, see
+    /// [`Engine::preview_run`].)
     ///
     /// Until the first upgrade starts (the status, the checks, the wait for the run lock), no
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
     /// the wait timeout.
+    ///
+    /// With a window ([`RunOptions::max_duration`], counted from this call: the wait for the
+    /// lock and the checks count), each upgrade starts only if the time passed plus its estimate
+    /// (measured in [`RunOptions::timings`] where it was) fits in the window; else the run stops
+    /// before it and returns what it applied with [`RunReport::stopped`] saying what remains.
+    /// Nothing is half done. A stopped run runs the `post_upgrade`s of the upgrades it applied,
+    /// but not the post-run checks, which look at the database a whole run leaves (they run at
+    /// the end of the run that finishes the plan). An upgrade whose estimate alone is longer than
+    /// the window never starts: a window too short for the first upgrade applies nothing.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         let ui = &mut Traced(ui);
+        let started = Instant::now();
         self.bounded(options, |engine| {
             let status = engine.status()?;
-            engine.run_from(&status, ui, options)
+            engine.run_from(&status, None, started, ui, options)
         })
     }
 
-    /// What [`Engine::run`] would apply, read the way `run` reads it: the database's state and the
-    /// pending upgrades' estimates (those that fail are said through `ui`, as in
-    /// [`Engine::estimates`]), no statement waiting for a lock longer than the options' lock
-    /// timeout. For showing the plan before a run: [`RunPreview::refusal`] says whether the run
-    /// would refuse to start, and [`Engine::run_previewed`] runs it without reading the state
-    /// again before the lock.
+    /// What [`Engine::run`] would apply, read the way `run` reads it, no statement waiting for a
+    /// lock longer than the options' lock timeout: the database's state, the pending upgrades'
+    /// estimates (those that fail are said through `ui`, as in [`Engine::estimates`]) with the
+    /// options' measured durations beside them, and, when there is something to apply and
+    /// nothing is interrupted, the pre-run checks and the pending upgrades' `pre_upgrade`s, all
+    /// of them (checks first: the plan shown is one that can run). For showing the plan before a
+    /// run: [`RunPreview::refusal`] says whether the run would refuse to start (interrupted
+    /// upgrades, failed checks), and [`Engine::run_previewed`] runs it.
     pub fn preview_run(
         &mut self,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunPreview, Error> {
         let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.preview_of(ui))
+        self.bounded(options, |engine| engine.preview_of(ui, options))
     }
 
     /// [`Engine::run`] after [`Engine::preview_run`]: the preview is the run's look before the
-    /// lock, so the state is read again only holding the lock. (Nothing to do, or nothing but
-    /// upgrades a runner is applying: returns without taking the lock, as `run` does.)
+    /// lock, so the state is read again only holding the lock. When the pending upgrades found
+    /// then are the ones the preview checked, the checks are not run again; when they changed
+    /// (another runner applied some meanwhile), they are. (Nothing to do, or nothing but
+    /// upgrades a runner is applying: returns without taking the lock, as `run` does.) A window
+    /// ([`RunOptions::max_duration`]) is counted from this call.
     pub fn run_previewed(
         &mut self,
         preview: RunPreview,
@@ -56,13 +74,32 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
         let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.run_from(&preview.status, ui, options))
+        let started = Instant::now();
+        self.bounded(options, |engine| {
+            engine.run_from(&preview.status, Some(&preview), started, ui, options)
+        })
     }
 
-    fn preview_of(&mut self, ui: &mut dyn Interaction) -> Result<RunPreview, Error> {
+    fn preview_of(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunPreview, Error> {
         let status = self.status()?;
         let estimates = self.estimates_of(&status.pending, ui);
-        Ok(RunPreview { status, estimates })
+        let expected = Estimate::list(&estimates, &options.timings);
+        let mut preview = RunPreview {
+            status,
+            estimates,
+            expected,
+            ..RunPreview::default()
+        };
+        if !preview.status.pending.is_empty() && preview.status.refusal().is_none() {
+            let checks = self.checks_of(Phase::PreRun, &preview.status.pending, true);
+            preview.checks = checks.iter().map(|(name, _)| (*name).to_owned()).collect();
+            preview.check_failures = self.run_checks_of(checks, ui);
+            preview.checked = true;
+            if !preview.check_failures.is_empty() {
+                tracing::error!(target: "upgrader", failed = preview.check_failures.len(), "pre-run checks failed, nothing applied");
+            }
+        }
+        Ok(preview)
     }
 
     /// Runs `f` with no statement waiting for a lock longer than the options' lock timeout (when
@@ -81,10 +118,13 @@ impl Engine {
         Ok(value)
     }
 
-    /// The run, from the state read before the lock (`before`).
+    /// The run, from the state read before the lock (`before`, and the `preview` it came from,
+    /// if any), started at `started`.
     fn run_from(
         &mut self,
         before: &Status,
+        preview: Option<&RunPreview>,
+        started: Instant,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
@@ -93,10 +133,18 @@ impl Engine {
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {
             return Ok(RunReport::default());
         }
-        self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
+        self.with_lock(ui, options.lock_timeout, |engine, ui| {
+            engine.run_locked(preview, started, ui, options)
+        })
     }
 
-    fn run_locked(&mut self, ui: &mut dyn Interaction) -> Result<RunReport, Error> {
+    fn run_locked(
+        &mut self,
+        preview: Option<&RunPreview>,
+        started: Instant,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+    ) -> Result<RunReport, Error> {
         // Another runner may have applied everything while this one waited.
         let status = self.status()?;
         if let Some(refusal) = status.refusal() {
@@ -108,18 +156,43 @@ impl Engine {
             return Ok(report);
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
-        let failures = self.run_checks(Phase::PreRun, &pending, ui);
-        if !failures.is_empty() {
-            tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
-            return Err(Error::PreChecksFailed { failures });
+        // The preview's look, when it checked exactly these upgrades (and they all passed).
+        let looked = preview.filter(|p| p.checked && p.check_failures.is_empty() && same(&p.status.pending, &pending));
+        if looked.is_none() {
+            let failures = self.run_checks(Phase::PreRun, &pending, ui);
+            if !failures.is_empty() {
+                tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
+                return Err(Error::PreChecksFailed { failures });
+            }
         }
-        // After the checks: a database that refuses writes is reported by them, not by this.
-        history::setup(&mut self.conn, &self.history)?;
-        // The first upgrade starts: the waits are the engine's own again.
-        self.session_timeouts(self.timeouts)?;
+        // What the window counts on, only when there is one (estimates run queries).
+        let expected = match (options.max_duration, looked) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(preview)) => preview.expected.clone(),
+            (Some(_), None) => Estimate::list(&self.estimates_of(&pending, ui), &options.timings),
+        };
         let strategy = Strategy::of(self.backend());
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
+            if let (Some(window), Some(estimate)) = (options.max_duration, expected.get(index)) {
+                let elapsed = started.elapsed();
+                if !window::fits(elapsed, estimate.expected(), window) {
+                    tracing::warn!(target: "upgrader", upgrade = upgrade.id, remaining = total - index, "stopped at the window before `{}`", upgrade.id);
+                    report.stopped = Some(StoppedAtWindow {
+                        window,
+                        elapsed,
+                        remaining: expected[index..].to_vec(),
+                    });
+                    break;
+                }
+            }
+            if index == 0 {
+                // After the checks: a database that refuses writes is reported by them, not by
+                // this. Not before a run that stops at once: that one changes nothing.
+                history::setup(&mut self.conn, &self.history)?;
+                // The first upgrade starts: the waits are the engine's own again.
+                self.session_timeouts(self.timeouts)?;
+            }
             ui.upgrade_started(upgrade.id, index, total);
             let started = Instant::now();
             let outcome = self.apply(strategy, upgrade, ui);
@@ -132,7 +205,11 @@ impl Engine {
                 Err(failure) => return Err(failure.into_error(upgrade, report)),
             }
         }
-        let failures = self.run_checks(Phase::PostRun, &pending, ui);
+        // A stopped run: the post_upgrades of what it applied, not the post-run checks (see
+        // `Engine::run`).
+        let applied = &pending[..report.applied.len()];
+        let checks = self.checks_of(Phase::PostRun, applied, report.stopped.is_none());
+        let failures = self.run_checks_of(checks, ui);
         if !failures.is_empty() {
             return Err(Error::PostChecksFailed {
                 failures,
@@ -141,4 +218,9 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// Whether two lists of pending upgrades are the same upgrades in the same order.
+fn same(a: &[Upgrade], b: &[Upgrade]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.id == b.id)
 }
