@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use upgrader_core::{
-    Context, Engine, Phase, Registry, RunCheck, RunOptions, Timings, Unattended, Upgrade,
-};
+use upgrader_core::{Context, Engine, Phase, Registry, RunCheck, RunOptions, Timings, Unattended, Upgrade};
 use upgrader_tests::TestDb;
 
 fn create(ctx: &mut Context) -> upgrader_core::Result<()> {
@@ -118,9 +116,7 @@ fn the_preview_runs_the_checks_and_the_run_does_not_repeat_them(db: &TestDb) {
 fn the_run_checks_again_when_another_runner_applied_some_meanwhile(db: &TestDb) {
     let mut engine = engine(db);
     let options = RunOptions::default();
-    let preview = engine
-        .preview_run(&mut Unattended::default(), &options)
-        .unwrap();
+    let preview = engine.preview_run(&mut Unattended::default(), &options).unwrap();
     // Another runner applies the first two (stopped by its window before the third).
     let mut other = Engine::open(&db.database_url(), registry(), None).unwrap();
     let report = other
@@ -205,13 +201,15 @@ fn measured_durations_decide_where_the_window_stops(db: &TestDb) {
     let options = RunOptions::default()
         .with_max_duration(Duration::from_secs(3600))
         .with_timings(timings);
-    let preview = engine
-        .preview_run(&mut Unattended::default(), &options)
-        .unwrap();
+    let preview = engine.preview_run(&mut Unattended::default(), &options).unwrap();
     let measured: Vec<_> = preview.expected.iter().map(|e| e.measured).collect();
     assert_eq!(
         measured,
-        [None, Some(Duration::from_secs(5400)), Some(Duration::from_millis(20))]
+        [
+            None,
+            Some(Duration::from_secs(5400)),
+            Some(Duration::from_millis(20))
+        ]
     );
     assert_eq!(preview.fitting(Duration::from_secs(3600)), 1);
     let report = engine
@@ -220,8 +218,5 @@ fn measured_durations_decide_where_the_window_stops(db: &TestDb) {
     assert_eq!(report.applied_ids(), ["win_2024_01_01_create"]);
     let stopped = report.stopped.unwrap();
     assert_eq!(stopped.next().unwrap().id, "win_2024_01_02_second");
-    assert_eq!(
-        stopped.remaining_estimate(),
-        Duration::from_millis(5_400_020)
-    );
+    assert_eq!(stopped.remaining_estimate(), Duration::from_millis(5_400_020));
 }

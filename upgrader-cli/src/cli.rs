@@ -207,7 +207,9 @@ fn window(text: &str) -> Result<std::time::Duration, String> {
 /// [`upgrader_core::parse_duration`] reads it, longer than none; else why not.
 pub(crate) fn parse_window(text: &str) -> Result<std::time::Duration, String> {
     match upgrader_core::parse_duration(text) {
-        Ok(window) if window.is_zero() => Err(format!("`{}` is no time: a run could apply nothing", text.trim())),
+        Ok(window) if window.is_zero() => {
+            Err(format!("`{}` is no time: a run could apply nothing", text.trim()))
+        }
         Ok(window) => Ok(window),
         // Without its "expected …": the hint says it.
         Err(e) => Err(e.split(": expected").next().unwrap_or(&e).to_owned()),

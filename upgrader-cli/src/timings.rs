@@ -59,7 +59,10 @@ fn parse(text: &str) -> Result<Timings, String> {
                 format!("{at} (`{id}`): `duration_ms` is {n}, not a whole number of milliseconds")
             })?,
             Some(other) => {
-                return Err(format!("{at} (`{id}`): `duration_ms` is {}, not a number", kind(other)));
+                return Err(format!(
+                    "{at} (`{id}`): `duration_ms` is {}, not a number",
+                    kind(other)
+                ));
             }
             None => return Err(format!("{at} (`{id}`) has no `duration_ms`")),
         };
@@ -93,7 +96,11 @@ mod tests {
         ]"#;
         let timings = parse(text).unwrap();
         assert_eq!(timings.len(), 2);
-        assert_eq!(timings.get("a_2024_01_01_x"), Some(Duration::from_secs(2)), "the later row wins");
+        assert_eq!(
+            timings.get("a_2024_01_01_x"),
+            Some(Duration::from_secs(2)),
+            "the later row wins"
+        );
         assert_eq!(timings.get("a_2024_01_02_y"), None, "no duration: skipped");
         assert_eq!(timings.get("a_2024_01_03_z"), Some(Duration::ZERO));
         assert!(parse("[]").unwrap().is_empty());
@@ -109,10 +116,22 @@ mod tests {
             ("[{\"duration_ms\": 1}]", "entry 1 of the list has no `upgrade`"),
             ("[{\"upgrade\": 3, \"duration_ms\": 1}]", "`upgrade` is a number"),
             ("[{\"upgrade\": \"x\"}]", "(`x`) has no `duration_ms`"),
-            ("[{\"upgrade\": \"x\", \"duration_ms\": -5}]", "`duration_ms` is -5, not a whole number"),
-            ("[{\"upgrade\": \"x\", \"duration_ms\": 1.5}]", "`duration_ms` is 1.5, not a whole number"),
-            ("[{\"upgrade\": \"x\", \"duration_ms\": \"12\"}]", "`duration_ms` is a string, not a number"),
-            ("[{\"upgrade\": \"x\", \"duration_ms\": 1}, 7]", "entry 2 of the list"),
+            (
+                "[{\"upgrade\": \"x\", \"duration_ms\": -5}]",
+                "`duration_ms` is -5, not a whole number",
+            ),
+            (
+                "[{\"upgrade\": \"x\", \"duration_ms\": 1.5}]",
+                "`duration_ms` is 1.5, not a whole number",
+            ),
+            (
+                "[{\"upgrade\": \"x\", \"duration_ms\": \"12\"}]",
+                "`duration_ms` is a string, not a number",
+            ),
+            (
+                "[{\"upgrade\": \"x\", \"duration_ms\": 1}, 7]",
+                "entry 2 of the list",
+            ),
         ] {
             let error = parse(text).expect_err(text);
             assert!(error.contains(why), "{text}: {error}");

@@ -44,7 +44,11 @@ fn timings_file(demo: &Demo, name: &str, rows: &[(&str, Option<u64>)]) {
         .iter()
         .map(|(id, ms)| json!({"upgrade": id, "applied": "2025-01-01 00:00:00", "duration_ms": ms, "checksum": null, "method": "run"}))
         .collect();
-    std::fs::write(demo.dir.path().join(name), serde_json::to_string_pretty(&rows).unwrap()).unwrap();
+    std::fs::write(
+        demo.dir.path().join(name),
+        serde_json::to_string_pretty(&rows).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -69,15 +73,20 @@ fn estimates_without_one_count_a_second_and_totals_read_in_words() {
             assert_eq!(row["expected_secs"], 1.0, "{row}");
         }
     }
-    demo.cmd(&["check"]).assert().success().stdout(predicates::str::contains(
-        "pending: 8, estimated a few seconds (8s; 7 without an estimate count 1s each)\n",
-    ));
+    demo.cmd(&["check"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "pending: 8, estimated a few seconds (8s; 7 without an estimate count 1s each)\n",
+        ));
 }
 
 #[test]
 fn a_timings_file_lends_the_durations_measured_on_another_database() {
     for backend in BACKENDS {
-        let Some(staging) = Demo::new(backend) else { continue };
+        let Some(staging) = Demo::new(backend) else {
+            continue;
+        };
         staging.cmd(&["run", "--yes-i-know"]).assert().success();
         // Staging's history as `show applied --json` prints it, with durations made known: each
         // took a second, the first 2m 30s, the versioning 1h 30m; the release's is unknown.
@@ -104,21 +113,44 @@ fn a_timings_file_lends_the_durations_measured_on_another_database() {
         assert!(out.status.success(), "{backend}: {}", text(&out));
         let table = String::from_utf8(out.stdout.clone()).unwrap();
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].starts_with("UPGRADE") && lines[0].contains("ESTIMATE      MEASURED  WHAT IT DOES"), "{table}");
+        assert!(
+            lines[0].starts_with("UPGRADE") && lines[0].contains("ESTIMATE      MEASURED  WHAT IT DOES"),
+            "{table}"
+        );
         let row = |id: &str| -> Vec<String> {
             let line = lines.iter().find(|l| l.starts_with(id)).unwrap();
-            line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+            line.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
         };
-        assert_eq!(row("accounts_2024_01_10_initial")[1..3], ["1s (default)", "2m 30s"]);
+        assert_eq!(
+            row("accounts_2024_01_10_initial")[1..3],
+            ["1s (default)", "2m 30s"]
+        );
         assert_eq!(row(VERSIONED)[1..3], ["1s", "1h 30m"]);
         assert_eq!(row("examples_release_1_0_0")[1..3], ["1s (default)", "-"]);
-        assert!(stderr(&out).contains(&format!("8 pending, {total}")), "{backend}: {}", text(&out));
+        assert!(
+            stderr(&out).contains(&format!("8 pending, {total}")),
+            "{backend}: {}",
+            text(&out)
+        );
 
         // The same file named in upgrader.toml, relative to the file's own directory.
         std::fs::write(conf.join("upgrader.toml"), "timings = \"staging.json\"\n").unwrap();
         for command in [&["show", "pending", "--json"][..], &["check", "--json"]] {
-            let value = json_of(&demo.cmd(&["--config", "conf/upgrader.toml"]).args(command).output().unwrap());
-            assert_eq!(value["total_estimate_secs"], 5556.0, "{backend} {command:?}: {value}");
+            let value = json_of(
+                &demo
+                    .cmd(&["--config", "conf/upgrader.toml"])
+                    .args(command)
+                    .output()
+                    .unwrap(),
+            );
+            assert_eq!(
+                value["total_estimate_secs"], 5556.0,
+                "{backend} {command:?}: {value}"
+            );
             let rows = value["pending"].as_array().unwrap();
             let of = |id: &str| rows.iter().find(|r| r["upgrade"] == id).unwrap().clone();
             assert_eq!(of(VERSIONED)["measured_secs"], 5400.0);
@@ -127,16 +159,26 @@ fn a_timings_file_lends_the_durations_measured_on_another_database() {
             assert_eq!(of("examples_release_1_0_0")["measured_secs"], Value::Null);
             assert_eq!(of("examples_release_1_0_0")["expected_secs"], 1.0);
         }
-        let out = demo.cmd(&["--config", "conf/upgrader.toml", "check"]).output().unwrap();
+        let out = demo
+            .cmd(&["--config", "conf/upgrader.toml", "check"])
+            .output()
+            .unwrap();
         let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-        assert!(stdout.contains(&format!("pending: 8, {total}")), "{backend}: {}", text(&out));
+        assert!(
+            stdout.contains(&format!("pending: 8, {total}")),
+            "{backend}: {}",
+            text(&out)
+        );
         assert!(stdout.contains("1s (default), not measured"), "{stdout}");
 
         // run's plan shows them too (no window: everything is applied).
         let out = demo.cmd(&flag).args(["run", "--yes-i-know"]).output().unwrap();
         assert!(out.status.success(), "{backend}: {}", text(&out));
         let err = stderr(&out);
-        assert!(err.contains("8 upgrade(s) to apply to ") && err.contains(total), "{err}");
+        assert!(
+            err.contains("8 upgrade(s) to apply to ") && err.contains(total),
+            "{err}"
+        );
         assert!(err.contains("ESTIMATE      MEASURED"), "{err}");
         assert_eq!(applied_count(&demo), 8);
     }
@@ -154,12 +196,21 @@ fn checks_run_before_the_plan_is_shown_and_a_failure_changes_nothing() {
             .unwrap_or_else(|| panic!("{backend}: {err}"));
         let plan = err.find("8 upgrade(s) to apply").unwrap();
         let first = err.find("[1/8]").unwrap();
-        assert!(plan < checks && checks < first, "{backend}: the plan says the checks passed: {err}");
+        assert!(
+            plan < checks && checks < first,
+            "{backend}: the plan says the checks passed: {err}"
+        );
 
         // A record whose owner does not exist: the versioning's pre_upgrade refuses.
-        demo.cmd(&["mark", VERSIONED, "--pending", "--with-dependents", "--yes-i-know"])
-            .assert()
-            .success();
+        demo.cmd(&[
+            "mark",
+            VERSIONED,
+            "--pending",
+            "--with-dependents",
+            "--yes-i-know",
+        ])
+        .assert()
+        .success();
         let mut conn = demo.connect();
         let off = match backend {
             Backend::Postgres => "SET session_replication_role = replica",
@@ -180,8 +231,15 @@ fn checks_run_before_the_plan_is_shown_and_a_failure_changes_nothing() {
                 && err.contains("\nhint: fix what the checks report and run again\n"),
             "{backend}: {err}"
         );
-        assert!(!err.contains("to apply"), "{backend}: no plan is shown for a run that cannot go ahead: {err}");
-        assert_eq!(demo.snapshot(), before, "{backend}: the refused run changed the database");
+        assert!(
+            !err.contains("to apply"),
+            "{backend}: no plan is shown for a run that cannot go ahead: {err}"
+        );
+        assert_eq!(
+            demo.snapshot(),
+            before,
+            "{backend}: the refused run changed the database"
+        );
     }
 }
 
@@ -206,11 +264,18 @@ fn in_a_terminal_the_checks_pass_before_the_question_and_a_failure_asks_nothing(
     term.exp_eof().unwrap();
 
     // The versioning's pre_upgrade fails: the run stops before asking.
-    demo.cmd(&["mark", "records_2024_01_15_initial", "--applied", "--force", "--yes-i-know"])
-        .assert()
-        .success();
+    demo.cmd(&[
+        "mark",
+        "records_2024_01_15_initial",
+        "--applied",
+        "--force",
+        "--yes-i-know",
+    ])
+    .assert()
+    .success();
     let mut conn = demo.connect();
-    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)").unwrap();
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        .unwrap();
     conn.execute("CREATE TABLE records (id INTEGER PRIMARY KEY, owner_id BIGINT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL)")
         .unwrap();
     conn.execute("INSERT INTO records (owner_id, title, body) VALUES (7, 'orphan', 'x')")
@@ -223,7 +288,10 @@ fn in_a_terminal_the_checks_pass_before_the_question_and_a_failure_asks_nothing(
         shown.contains("error: 1 pre-run check(s) failed, nothing was applied: records_2024_03_05_add_version_id: 1 record(s) have an owner"),
         "{shown}"
     );
-    assert!(!shown.contains("Apply these upgrades?"), "asked although the run cannot go ahead: {shown}");
+    assert!(
+        !shown.contains("Apply these upgrades?"),
+        "asked although the run cannot go ahead: {shown}"
+    );
     assert_eq!(demo.snapshot(), before);
 }
 
@@ -233,7 +301,14 @@ fn run_stops_at_the_window_and_the_next_run_continues() {
         let Some(demo) = Demo::new(backend) else { continue };
         timings_file(&demo, "t.json", &[(VERSIONED, Some(7_200_000))]);
         let out = demo
-            .cmd(&["--timings", "t.json", "run", "--yes-i-know", "--max-duration", "1h"])
+            .cmd(&[
+                "--timings",
+                "t.json",
+                "run",
+                "--yes-i-know",
+                "--max-duration",
+                "1h",
+            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(7), "{backend}: {}", text(&out));
@@ -255,7 +330,10 @@ fn run_stops_at_the_window_and_the_next_run_continues() {
         }
         let remaining = &err[err.find("remaining: ").unwrap()..];
         for id in &EXAMPLE_ORDER[3..] {
-            assert!(remaining.contains(&format!("\n  {id} ")), "{backend}: {id} is listed as remaining: {err}");
+            assert!(
+                remaining.contains(&format!("\n  {id} ")),
+                "{backend}: {id} is listed as remaining: {err}"
+            );
         }
         assert!(!remaining.contains(EXAMPLE_ORDER[2]), "{remaining}");
         assert!(!err.contains("upgrade(s) applied\n"), "{err}");
@@ -266,7 +344,11 @@ fn run_stops_at_the_window_and_the_next_run_continues() {
         // The next run, without a window, continues.
         let out = demo.cmd(&["run", "--yes-i-know"]).output().unwrap();
         assert!(out.status.success(), "{backend}: {}", text(&out));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5, "{backend}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            5,
+            "{backend}"
+        );
         assert_eq!(applied_count(&demo), 8);
     }
 }
@@ -276,13 +358,30 @@ fn a_window_shorter_than_the_first_upgrade_applies_nothing_and_asks_nothing() {
     for backend in BACKENDS {
         let Some(demo) = Demo::new(backend) else { continue };
         demo.cmd(&["run", "--yes-i-know"]).assert().success();
-        demo.cmd(&["mark", "accounts_2024_02_01_add_display_name", "--pending", "--with-dependents", "--yes-i-know"])
-            .assert()
-            .success();
-        timings_file(&demo, "t.json", &[("accounts_2024_02_01_add_display_name", Some(2_700_000))]);
+        demo.cmd(&[
+            "mark",
+            "accounts_2024_02_01_add_display_name",
+            "--pending",
+            "--with-dependents",
+            "--yes-i-know",
+        ])
+        .assert()
+        .success();
+        timings_file(
+            &demo,
+            "t.json",
+            &[("accounts_2024_02_01_add_display_name", Some(2_700_000))],
+        );
         let before = demo.snapshot();
         let out = demo
-            .cmd(&["--timings", "t.json", "run", "--yes-i-know", "--max-duration", "30m"])
+            .cmd(&[
+                "--timings",
+                "t.json",
+                "run",
+                "--yes-i-know",
+                "--max-duration",
+                "30m",
+            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(7), "{backend}: {}", text(&out));
@@ -294,7 +393,11 @@ fn a_window_shorter_than_the_first_upgrade_applies_nothing_and_asks_nothing() {
             "{backend}: {err}"
         );
         assert!(!err.contains("[1/"), "{err}");
-        assert_eq!(demo.snapshot(), before, "{backend}: a run with no room for anything changed the database");
+        assert_eq!(
+            demo.snapshot(),
+            before,
+            "{backend}: a run with no room for anything changed the database"
+        );
     }
 }
 
@@ -312,7 +415,9 @@ fn max_duration_in_the_configuration_file_and_the_flag_wins() {
     demo.cmd(&["run", "--yes-i-know", "--max-duration", "3h"])
         .assert()
         .success()
-        .stderr(predicates::str::contains("window 3h 00m: the estimates fit all 5 upgrade(s)"));
+        .stderr(predicates::str::contains(
+            "window 3h 00m: the estimates fit all 5 upgrade(s)",
+        ));
     assert_eq!(applied_count(&demo), 8);
 }
 
@@ -324,7 +429,10 @@ fn assert_refused(demo: &Demo, args: &[&str], code: i32, error: &str) {
     assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
     assert_eq!(out.stdout, b"", "{args:?}");
     let err = stderr(&out);
-    assert!(err.starts_with("error: ") && err.contains(error), "{args:?}: {error:?} in {err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(error),
+        "{args:?}: {error:?} in {err}"
+    );
     assert!(err.contains("\nhint: "), "{args:?}: {err}");
     assert_eq!(demo.snapshot(), before, "{args:?} changed the database");
 }
@@ -350,7 +458,11 @@ fn a_malformed_window_is_refused_before_anything_is_applied() {
             let flag = format!("--max-duration={window}");
             assert_refused(&demo, &["run", "--yes-i-know", &flag], 2, why);
         }
-        std::fs::write(demo.dir.path().join("upgrader.toml"), "max_duration = \"half an hour\"\n").unwrap();
+        std::fs::write(
+            demo.dir.path().join("upgrader.toml"),
+            "max_duration = \"half an hour\"\n",
+        )
+        .unwrap();
         assert_refused(
             &demo,
             &["run", "--yes-i-know"],
@@ -369,12 +481,36 @@ fn applied_count_unconfigured(demo: &Demo) -> usize {
 #[test]
 fn a_timings_file_that_cannot_be_used_is_refused_before_anything_is_applied() {
     let cases: [(&str, Option<&str>, &str); 6] = [
-        ("missing.json", None, "timings file missing.json: it does not exist"),
-        ("not-json.json", Some("upgrade,duration_ms\n"), "timings file not-json.json: it is not JSON: "),
-        ("object.json", Some("{\"pending\": []}"), "it is an object, not a list of applied upgrades"),
-        ("numbers.json", Some("[1, 2]"), "entry 1 of the list is a number, not an object"),
-        ("no-duration.json", Some("[{\"upgrade\": \"accounts_2024_01_10_initial\"}]"), "entry 1 of the list (`accounts_2024_01_10_initial`) has no `duration_ms`"),
-        ("negative.json", Some("[{\"upgrade\": \"x\", \"duration_ms\": -3}]"), "`duration_ms` is -3, not a whole number of milliseconds"),
+        (
+            "missing.json",
+            None,
+            "timings file missing.json: it does not exist",
+        ),
+        (
+            "not-json.json",
+            Some("upgrade,duration_ms\n"),
+            "timings file not-json.json: it is not JSON: ",
+        ),
+        (
+            "object.json",
+            Some("{\"pending\": []}"),
+            "it is an object, not a list of applied upgrades",
+        ),
+        (
+            "numbers.json",
+            Some("[1, 2]"),
+            "entry 1 of the list is a number, not an object",
+        ),
+        (
+            "no-duration.json",
+            Some("[{\"upgrade\": \"accounts_2024_01_10_initial\"}]"),
+            "entry 1 of the list (`accounts_2024_01_10_initial`) has no `duration_ms`",
+        ),
+        (
+            "negative.json",
+            Some("[{\"upgrade\": \"x\", \"duration_ms\": -3}]"),
+            "`duration_ms` is -3, not a whole number of milliseconds",
+        ),
     ];
     for backend in BACKENDS {
         let Some(demo) = Demo::new(backend) else { continue };
@@ -387,7 +523,11 @@ fn a_timings_file_that_cannot_be_used_is_refused_before_anything_is_applied() {
                 std::fs::write(demo.dir.path().join(name), content).unwrap();
             }
             let commands: &[&[&str]] = if backend == Backend::Sqlite {
-                &[&["run", "--yes-i-know"], &["check"], &["show", "pending", "--json"]]
+                &[
+                    &["run", "--yes-i-know"],
+                    &["check"],
+                    &["show", "pending", "--json"],
+                ]
             } else {
                 &[&["run", "--yes-i-know"]]
             };
@@ -404,8 +544,17 @@ fn a_timings_file_that_cannot_be_used_is_refused_before_anything_is_applied() {
             "timings file a-directory: it is a directory, not a file",
         );
         // Named in upgrader.toml: the same refusal.
-        std::fs::write(demo.dir.path().join("upgrader.toml"), "timings = \"missing.json\"\n").unwrap();
-        assert_refused(&demo, &["run", "--yes-i-know"], 1, "timings file missing.json: it does not exist");
+        std::fs::write(
+            demo.dir.path().join("upgrader.toml"),
+            "timings = \"missing.json\"\n",
+        )
+        .unwrap();
+        assert_refused(
+            &demo,
+            &["run", "--yes-i-know"],
+            1,
+            "timings file missing.json: it does not exist",
+        );
         assert_eq!(applied_count_unconfigured(&demo), 1);
     }
 }
@@ -415,7 +564,9 @@ fn a_timings_file_the_user_may_not_read_is_refused() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
     let demo = Demo::sqlite();
-    let mode = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
     mode(demo.dir.path(), 0o755);
     let file = demo.dir.path().join("secret.json");
     std::fs::write(&file, "[]").unwrap();
@@ -440,5 +591,8 @@ fn a_timings_file_the_user_may_not_read_is_refused() {
             "{command:?}: {err}"
         );
     }
-    assert!(!demo.dir.path().join("upgrader.db").exists(), "nothing was created");
+    assert!(
+        !demo.dir.path().join("upgrader.db").exists(),
+        "nothing was created"
+    );
 }

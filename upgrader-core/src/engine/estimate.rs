@@ -116,7 +116,11 @@ mod tests {
         let expected: Vec<_> = list.iter().map(Estimate::expected).collect();
         assert_eq!(
             expected,
-            [DEFAULT_ESTIMATE, Duration::from_secs(90), Duration::from_millis(300)]
+            [
+                DEFAULT_ESTIMATE,
+                Duration::from_secs(90),
+                Duration::from_millis(300)
+            ]
         );
         assert_eq!(
             list.iter().map(Estimate::is_default).collect::<Vec<_>>(),

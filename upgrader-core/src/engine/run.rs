@@ -157,7 +157,8 @@ impl Engine {
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
         // The preview's look, when it checked exactly these upgrades (and they all passed).
-        let looked = preview.filter(|p| p.checked && p.check_failures.is_empty() && same(&p.status.pending, &pending));
+        let looked =
+            preview.filter(|p| p.checked && p.check_failures.is_empty() && same(&p.status.pending, &pending));
         if looked.is_none() {
             let failures = self.run_checks(Phase::PreRun, &pending, ui);
             if !failures.is_empty() {
