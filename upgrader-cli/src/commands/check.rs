@@ -63,7 +63,7 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
         data_line(&format!("graph: {} upgrades, ok", engine.plan().upgrades().len()))?;
         data_line(&format!("applied: {}", status.applied.len()))?;
         data_line(&format!(
-            "pending: {}, estimated {}",
+            "pending: {} upgrade(s), estimated {}",
             status.pending.len(),
             estimates::total(&expected)
         ))?;

@@ -77,7 +77,7 @@ fn estimates_without_one_count_a_second_and_totals_read_in_words() {
         .assert()
         .success()
         .stdout(predicates::str::contains(
-            "pending: 8, estimated a few seconds (8s; 7 without an estimate count 1s each)\n",
+            "pending: 8 upgrade(s), estimated a few seconds (8s; 7 without an estimate count 1s each)\n",
         ));
 }
 
@@ -165,7 +165,7 @@ fn a_timings_file_lends_the_durations_measured_on_another_database() {
             .unwrap();
         let stdout = String::from_utf8(out.stdout.clone()).unwrap();
         assert!(
-            stdout.contains(&format!("pending: 8, {total}")),
+            stdout.contains(&format!("pending: 8 upgrade(s), {total}")),
             "{backend}: {}",
             text(&out)
         );
