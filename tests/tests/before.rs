@@ -83,6 +83,7 @@ upgrader_tests::on_every_backend!(
     a_window_stops_before_the_upgrade_it_has_no_room_for,
     a_window_shorter_than_the_first_upgrade_changes_nothing,
     measured_durations_decide_where_the_window_stops,
+    a_stopped_run_whose_post_upgrade_fails_says_both,
 );
 
 fn the_preview_runs_the_checks_and_the_run_does_not_repeat_them(db: &TestDb) {
@@ -219,4 +220,25 @@ fn measured_durations_decide_where_the_window_stops(db: &TestDb) {
     let stopped = report.stopped.unwrap();
     assert_eq!(stopped.next().unwrap().id, "win_2024_01_02_second");
     assert_eq!(stopped.remaining_estimate(), Duration::from_millis(5_400_020));
+}
+
+fn says_no(_ctx: &mut Context) -> upgrader_core::Result<()> {
+    Err("post says no".into())
+}
+
+fn a_stopped_run_whose_post_upgrade_fails_says_both(db: &TestDb) {
+    let registry = Registry::new([CREATE.with_post_upgrade(says_no), SECOND, THIRD], []);
+    let mut engine = Engine::open(&db.database_url(), registry, None).unwrap();
+    let options = RunOptions::default().with_max_duration(Duration::from_secs(3600));
+    let err = engine.run(&mut Unattended::default(), &options).unwrap_err();
+    let upgrader_core::Error::PostChecksFailed { failures, report } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures[0].check, "win_2024_01_01_create");
+    assert_eq!(report.applied.len(), 2, "what was applied stays recorded");
+    let stopped = report
+        .stopped
+        .as_ref()
+        .expect("the report says where the run stopped");
+    assert_eq!(stopped.next().unwrap().id, "win_2024_01_03_third");
 }

@@ -97,7 +97,8 @@ pub(crate) enum Command {
     /// Says whether the database is exactly where this binary expects it, one exit code per
     /// answer: 0 up to date, 3 pending, 4 interrupted, 5 ahead, 6 edited, 1 cannot tell.
     Status(Check),
-    /// Shows the plan, asks for confirmation and applies the pending upgrades.
+    /// Runs the pre-run checks, shows the plan, asks for confirmation and applies the pending
+    /// upgrades (within a window, with --max-duration).
     Run(Run),
     /// Records every known upgrade as applied without running it (for a database just created at
     /// the latest schema).

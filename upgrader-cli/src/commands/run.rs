@@ -85,6 +85,13 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<Ex
             ));
         }
     }
+    // A run stopped at its window whose applied upgrades' post_upgrades then failed: say what
+    // remains too; the failure is the exit code.
+    if let Some((report, stop)) = report.and_then(|r| Some((r, r.stopped.as_ref()?)))
+        && result.is_err()
+    {
+        stopped(report, stop);
+    }
     // A failed run is the error to report, even when stdout went away too: a pipeline must not
     // read a closed pipe's quiet exit 0 for it.
     let report = result?;
