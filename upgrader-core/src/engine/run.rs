@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::apply::Strategy;
 use super::estimate::Estimate;
-use super::window::{self, StoppedAtWindow};
+use super::window;
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
@@ -37,10 +37,10 @@ impl Engine {
     /// the window never starts: a window too short for the first upgrade applies nothing.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         let ui = &mut Traced(ui);
-        let started = Instant::now();
+        let run_started = Instant::now();
         self.bounded(options, |engine| {
             let status = engine.status()?;
-            engine.run_from(&status, None, started, ui, options)
+            engine.run_from(&status, None, run_started, ui, options)
         })
     }
 
@@ -74,9 +74,9 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
         let ui = &mut Traced(ui);
-        let started = Instant::now();
+        let run_started = Instant::now();
         self.bounded(options, |engine| {
-            engine.run_from(&preview.status, Some(&preview), started, ui, options)
+            engine.run_from(&preview.status, Some(&preview), run_started, ui, options)
         })
     }
 
@@ -119,12 +119,12 @@ impl Engine {
     }
 
     /// The run, from the state read before the lock (`before`, and the `preview` it came from,
-    /// if any), started at `started`.
+    /// if any), started at `run_started` (where its window begins).
     fn run_from(
         &mut self,
         before: &Status,
         preview: Option<&RunPreview>,
-        started: Instant,
+        run_started: Instant,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
@@ -134,14 +134,14 @@ impl Engine {
             return Ok(RunReport::default());
         }
         self.with_lock(ui, options.lock_timeout, |engine, ui| {
-            engine.run_locked(preview, started, ui, options)
+            engine.run_locked(preview, run_started, ui, options)
         })
     }
 
     fn run_locked(
         &mut self,
         preview: Option<&RunPreview>,
-        started: Instant,
+        run_started: Instant,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
@@ -175,17 +175,10 @@ impl Engine {
         let strategy = Strategy::of(self.backend());
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
-            if let (Some(window), Some(estimate)) = (options.max_duration, expected.get(index)) {
-                let elapsed = started.elapsed();
-                if !window::fits(elapsed, estimate.expected(), window) {
-                    tracing::warn!(target: "upgrader", upgrade = upgrade.id, remaining = total - index, "stopped at the window before `{}`", upgrade.id);
-                    report.stopped = Some(StoppedAtWindow {
-                        window,
-                        elapsed,
-                        remaining: expected[index..].to_vec(),
-                    });
-                    break;
-                }
+            if let Some(stop) = window::stop_before(options.max_duration, run_started, &expected, index) {
+                tracing::warn!(target: "upgrader", upgrade = upgrade.id, remaining = total - index, "stopped at the window before `{}`", upgrade.id);
+                report.stopped = Some(stop);
+                break;
             }
             if index == 0 {
                 // After the checks: a database that refuses writes is reported by them, not by

@@ -2,7 +2,7 @@
 //! each upgrade, whether it can still finish inside the window by its estimate. When it cannot,
 //! the run stops cleanly before it: nothing half done, what was applied stays recorded.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::RunPreview;
 use super::estimate::Estimate;
@@ -37,6 +37,25 @@ impl StoppedAtWindow {
 /// inside `window` (finishing exactly at its end fits).
 pub(super) fn fits(elapsed: Duration, expected: Duration, window: Duration) -> bool {
     elapsed.saturating_add(expected) <= window
+}
+
+/// Whether a run given `window` (if any), started at `started`, stops before the `index`-th of
+/// the upgrades `expected` lists (in run order): when the time passed plus its estimate would pass
+/// the window. What remains then is that upgrade and those after it.
+pub(super) fn stop_before(
+    window: Option<Duration>,
+    started: Instant,
+    expected: &[Estimate],
+    index: usize,
+) -> Option<StoppedAtWindow> {
+    let window = window?;
+    let next = expected.get(index)?;
+    let elapsed = started.elapsed();
+    (!fits(elapsed, next.expected(), window)).then(|| StoppedAtWindow {
+        window,
+        elapsed,
+        remaining: expected[index..].to_vec(),
+    })
 }
 
 impl RunPreview {
