@@ -5,6 +5,8 @@ mod before;
 #[path = "cli/status.rs"]
 mod status;
 mod support;
+#[path = "cli/window.rs"]
+mod window;
 
 use predicates::prelude::*;
 use support::{Demo, upgrader};
