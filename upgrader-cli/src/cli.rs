@@ -20,6 +20,8 @@ Exit codes:
   4  `status`: an upgrade started and never finished (MySQL/MariaDB)
   5  `status`: ahead: the history has upgrades this binary does not know (a newer release ran)
   6  `status`: edited: an applied upgrade's code changed since it was applied
+  7  `run --max-duration`: stopped at the window, before an upgrade its estimate did not leave
+     room for; what was applied stays recorded, the next run continues
 `status` exits with the most severe that holds (4, 6, 5, 3) and lists all of them. `check`
 answers \"can a run go ahead?\": 0 yes, 1 no.";
 
@@ -66,6 +68,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
+    /// Durations measured on another database (`show applied --json` of a staging copy, saved):
+    /// `show pending`, `check` and `run` show them beside the estimates and count them in the
+    /// totals [default: `timings` in upgrader.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) timings: Option<PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -89,7 +97,8 @@ pub(crate) enum Command {
     /// Says whether the database is exactly where this binary expects it, one exit code per
     /// answer: 0 up to date, 3 pending, 4 interrupted, 5 ahead, 6 edited, 1 cannot tell.
     Status(Check),
-    /// Shows the plan, asks for confirmation and applies the pending upgrades.
+    /// Runs the pre-run checks, shows the plan, asks for confirmation and applies the pending
+    /// upgrades (within a window, with --max-duration).
     Run(Run),
     /// Records every known upgrade as applied without running it (for a database just created at
     /// the latest schema).
@@ -180,6 +189,11 @@ pub(crate) struct Confirmation {
 pub(crate) struct Run {
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
+    /// The run's window (300ms, 45s, 30m, 2h, 1h30m): before each upgrade, if the time passed
+    /// plus its estimate (measured, with --timings) would pass the window, stop before it and
+    /// exit 7 [default: `max_duration` in upgrader.toml, else no limit].
+    #[arg(long, value_name = "DURATION", value_parser = window)]
+    pub(crate) max_duration: Option<std::time::Duration>,
     #[command(flatten)]
     pub(crate) choice: Choice,
 }
@@ -210,6 +224,26 @@ pub(crate) struct Choice {
     /// --json`).
     #[arg(long, value_name = "FILE", requires = "rehearse")]
     pub(crate) save_timings: Option<PathBuf>,
+}
+
+/// `--max-duration`: [`parse_window`], with a `hint:` line under clap's `error:` line.
+fn window(text: &str) -> Result<std::time::Duration, String> {
+    parse_window(text).map_err(|reason| {
+        format!("{reason}\nhint: give the time the run may take as a number and its unit: 300ms, 45s, 30m, 2h, or a sum such as 1h30m")
+    })
+}
+
+/// A run's window (`--max-duration`, `max_duration` in upgrader.toml): a duration as
+/// [`upgrader_core::parse_duration`] reads it, longer than none; else why not.
+pub(crate) fn parse_window(text: &str) -> Result<std::time::Duration, String> {
+    match upgrader_core::parse_duration(text) {
+        Ok(window) if window.is_zero() => {
+            Err(format!("`{}` is no time: a run could apply nothing", text.trim()))
+        }
+        Ok(window) => Ok(window),
+        // Without its "expected …": the hint says it.
+        Err(e) => Err(e.split(": expected").next().unwrap_or(&e).to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! `upgrader.toml`: the command line's settings in a file (the engine knows nothing of it).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use upgrader_core::{HistoryTable, Timeouts};
@@ -53,6 +53,8 @@ impl ConfigError {
 /// wait_timeout_secs = 60        # how long a statement waits for another session's lock
 /// statement_timeout_secs = 0    # how long a statement may run; 0: no limit
 /// history_table = "upgrade"            # the table that holds the history
+/// timings = "staging-timings.json"     # durations measured elsewhere, relative to this file
+/// max_duration = "30m"                 # `run`'s window
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +73,10 @@ pub(crate) struct Config {
     pub(crate) statement_timeout_secs: Option<u64>,
     /// The table that holds the history (default `upgrade`), checked when the file is read.
     pub(crate) history_table: Option<HistoryTable>,
+    /// The timings file, relative to the configuration file's directory.
+    pub(crate) timings: Option<PathBuf>,
+    /// `run`'s window, as `--max-duration` takes it (checked when the file is read).
+    pub(crate) max_duration: Option<String>,
 }
 
 impl Config {
@@ -122,6 +128,9 @@ impl Config {
         };
         check_secs(config.wait_timeout_secs, None).map_err(invalid("wait_timeout_secs"))?;
         check_secs(None, config.statement_timeout_secs).map_err(invalid("statement_timeout_secs"))?;
+        if let Some(window) = &config.max_duration {
+            crate::cli::parse_window(window).map_err(invalid("max_duration"))?;
+        }
         Ok(Some(config))
     }
 }

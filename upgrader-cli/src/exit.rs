@@ -10,9 +10,9 @@
 //! | 4 | [`INTERRUPTED`] | `status`: an upgrade started and never finished (MySQL/MariaDB) |
 //! | 5 | [`AHEAD`] | `status`: the history has upgrades this binary does not know |
 //! | 6 | [`EDITED`] | `status`: an applied upgrade's code changed since it was applied |
+//! | 7 | [`STOPPED_AT_WINDOW`] | `run --max-duration`: the run stopped before an upgrade its window had no room for |
 //!
 //! When several hold, `status` exits with the most severe: interrupted, edited, ahead, pending.
-// 7 is reserved for a run that stops at the end of its window (`run --max-duration`).
 
 /// Success: the command did what it was asked; for `status`, the database is up to date.
 pub const UP_TO_DATE: u8 = 0;
@@ -37,3 +37,8 @@ pub const AHEAD: u8 = 5;
 
 /// `status`: an applied upgrade's code changed since it was applied (its checksum differs).
 pub const EDITED: u8 = 6;
+
+/// `run --max-duration`: the run stopped at its window, before an upgrade whose estimate did not
+/// fit in the time left (or before the first, when its estimate alone is longer than the window).
+/// What it applied stays recorded; the next run continues with what remains.
+pub const STOPPED_AT_WINDOW: u8 = 7;

@@ -17,11 +17,13 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+mod estimates;
 pub mod exit;
 mod hints;
 mod output;
 mod refused;
 mod settings;
+mod timings;
 mod ui;
 
 use std::ffi::OsString;
@@ -213,7 +215,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
-        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation, &args.choice),
+        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),
         Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),

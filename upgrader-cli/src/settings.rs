@@ -1,13 +1,13 @@
 //! Where the command line's settings come from: the flags, `$UPGRADER_DATABASE_URL`,
 //! `upgrader.toml`, the defaults; and the engine opened with them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
 use crate::DEFAULT_DATABASE;
-use crate::cli::{Cli, Confirmation};
+use crate::cli::{Cli, Confirmation, Run};
 use crate::config::Config;
 use crate::refused::Refused;
 
@@ -20,9 +20,26 @@ pub(crate) struct Settings {
     pub(crate) lock_timeout: Option<u64>,
     pub(crate) timeouts: Timeouts,
     pub(crate) history_table: HistoryTable,
+    /// The timings file (`--timings`, else `timings` in the configuration file, relative to its
+    /// directory), read by the commands that show estimates ([`Settings::timings`]).
+    pub(crate) timings: Option<PathBuf>,
+    /// `max_duration` in the configuration file (`run --max-duration` wins).
+    pub(crate) max_duration: Option<Duration>,
+}
+
+impl Settings {
+    /// The measured durations of the timings file, if one is named; a file that cannot be read
+    /// or is not a timings file is an error (never "no timings").
+    pub(crate) fn timings(&self) -> anyhow::Result<upgrader_core::Timings> {
+        Ok(match &self.timings {
+            Some(path) => crate::timings::load(path)?,
+            None => upgrader_core::Timings::default(),
+        })
+    }
 }
 
 pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let config_path = cli.config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG));
     let config = match &cli.config {
         // Named on the command line: it must be there.
         Some(path) => Config::load(path)?.ok_or_else(|| {
@@ -50,6 +67,17 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(secs) = cli.statement_timeout.or(config.statement_timeout_secs) {
         timeouts = timeouts.with_statement((secs > 0).then(|| Duration::from_secs(secs)));
     }
+    // A path in the file is relative to the file's directory; on the command line, to the
+    // working directory.
+    let timings = cli.timings.clone().or_else(|| {
+        let dir = config_path.parent().unwrap_or(Path::new(""));
+        config.timings.as_ref().map(|path| dir.join(path))
+    });
+    // Checked when the file was read.
+    let max_duration = config
+        .max_duration
+        .as_deref()
+        .and_then(|window| crate::cli::parse_window(window).ok());
     Ok(Settings {
         url: DatabaseUrl::parse(&url)?.with_connect_timeout(connect_timeout),
         packages: config.packages,
@@ -60,6 +88,8 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             .clone()
             .or(config.history_table)
             .unwrap_or_default(),
+        timings,
+        max_duration,
     })
 }
 
@@ -86,4 +116,15 @@ pub(crate) fn run_options(settings: &Settings, confirmation: &Confirmation) -> R
         Some(secs) => options.with_lock_timeout(Duration::from_secs(secs)),
         None => options,
     }
+}
+
+/// `run`'s options: [`run_options`], with the window (`--max-duration`, else `max_duration` in
+/// the configuration file) and the measured durations (read here: a bad timings file is refused
+/// before anything is opened).
+pub(crate) fn run_options_with_window(settings: &Settings, run: &Run) -> anyhow::Result<RunOptions> {
+    let mut options = run_options(settings, &run.confirmation).with_timings(settings.timings()?);
+    if let Some(window) = run.max_duration.or(settings.max_duration) {
+        options = options.with_max_duration(window);
+    }
+    Ok(options)
 }

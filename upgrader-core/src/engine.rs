@@ -15,6 +15,7 @@ use crate::url::DatabaseUrl;
 mod apply;
 mod checks;
 mod mode;
+mod estimate;
 mod readiness;
 mod repair;
 mod report;
@@ -22,13 +23,16 @@ mod run;
 mod status;
 mod target;
 mod whole;
+mod window;
 
+pub use estimate::{DEFAULT_ESTIMATE, Estimate, Timings};
 pub use mode::RunMode;
 pub use readiness::{EditedUpgrade, Readiness, ReadinessState, Rollback, UnknownUpgrade};
 pub use report::{
     AppliedUpgrade, CheckReport, Edited, Implied, RunOptions, RunPreview, RunReport, Status, total_estimate,
 };
 pub use target::RunTarget;
+pub use window::StoppedAtWindow;
 
 /// The engine on one database.
 #[derive(Debug)]

@@ -72,6 +72,7 @@ pub use engine::{
     RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
 pub use engine::{RunMode, RunTarget};
+pub use engine::{DEFAULT_ESTIMATE, Estimate, StoppedAtWindow, Timings};
 pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,

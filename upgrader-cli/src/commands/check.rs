@@ -4,17 +4,22 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use serde_json::json;
+use upgrader_core::Estimate;
 
 use crate::commands::ghost;
-use crate::output::{self, data_line, duration, note};
+use crate::estimates;
+use crate::output::{self, data_line, note};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
 
 pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    // Before the database: a timings file that cannot be read is refused at once.
+    let timings = settings.timings()?;
     let mut engine = inspect(settings)?;
     let mut ui = TerminalUi::new(true);
     let report = engine.check(&mut ui)?;
     let status = &report.status;
+    let expected = report.expected(&timings);
     let mut errors: Vec<String> = report
         .failures
         .iter()
@@ -37,28 +42,42 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
     }));
     warnings.extend(status.edited.iter().map(|e| format!("`{}` was edited after it was applied (checksum {} then, {} now); fix mistakes with a new upgrade", e.id, e.recorded, e.current)));
     if json {
-        let pending: Vec<_> = report
-            .estimates
+        let pending: Vec<_> = expected
             .iter()
-            .map(|(id, e)| json!({"upgrade": id, "estimate_secs": e.map(|e| e.as_secs_f64())}))
+            .map(|e| {
+                let mut row = json!({"upgrade": e.id});
+                for (key, value) in estimates::json_fields(e) {
+                    row[key] = value;
+                }
+                row
+            })
             .collect();
         output::json(&json!({
             "ok": errors.is_empty(),
             "errors": errors,
             "warnings": warnings,
             "pending": pending,
-            "total_estimate_secs": report.total_estimate().as_secs_f64(),
+            "total_estimate_secs": Estimate::total(&expected).as_secs_f64(),
         }))?;
     } else {
         data_line(&format!("graph: {} upgrades, ok", engine.plan().upgrades().len()))?;
         data_line(&format!("applied: {}", status.applied.len()))?;
         data_line(&format!(
-            "pending: {} (estimated {})",
+            "pending: {} upgrade(s), estimated {}",
             status.pending.len(),
-            duration(report.total_estimate())
+            estimates::total(&expected)
         ))?;
-        for (id, _) in &report.estimates {
-            data_line(&format!("  {id}"))?;
+        // Each with its estimate, and the measured duration when there is a timings file.
+        let width = expected.iter().map(|e| e.id.chars().count()).max().unwrap_or(0);
+        for e in &expected {
+            let mut line = format!("  {:<width$}  {}", e.id, estimates::own(e));
+            if settings.timings.is_some() {
+                match e.measured {
+                    Some(_) => line.push_str(&format!(", measured {}", estimates::measured(e))),
+                    None => line.push_str(", not measured"),
+                }
+            }
+            data_line(&line)?;
         }
         // Warnings and problems are not data: stderr, so stdout stays the report.
         for warning in &warnings {

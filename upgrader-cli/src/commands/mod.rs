@@ -9,6 +9,7 @@ mod repair;
 mod run;
 mod show;
 mod status;
+mod window;
 
 pub(crate) use check::check;
 pub(crate) use explain::explain;

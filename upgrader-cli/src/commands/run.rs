@@ -1,4 +1,4 @@
-//! `run`: the plan, the confirmation, the upgrades.
+//! `run`: the plan (its checks passed), the confirmation, the upgrades.
 
 use std::process::ExitCode;
 
@@ -6,21 +6,21 @@ use anyhow::bail;
 
 use upgrader_core::RunMode;
 
-use crate::cli::{Choice, Confirmation};
+use crate::cli::Run;
 use crate::commands::choose::{chosen, dry_run, nothing_to_do, open_for};
+use crate::commands::window::{plan_window, stopped};
 use crate::commands::{confirm, ensure_confirmable, rehearse, warn_ghosts};
+use crate::estimates;
 use crate::output::{data_line, duration, first_line, note, table};
-use crate::settings::{Settings, run_options};
+use crate::settings::{Settings, run_options_with_window};
 use crate::ui::TerminalUi;
 
-pub(crate) fn run_upgrades(
-    settings: &Settings,
-    confirmation: &Confirmation,
-    choice: &Choice,
-) -> anyhow::Result<ExitCode> {
-    // What runs, and how, is refused before anything is opened.
+pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<ExitCode> {
+    let (confirmation, choice) = (&args.confirmation, &args.choice);
+    // What runs, and how, is refused before anything is opened; so is a timings file that
+    // cannot be read.
     let (target, mode) = chosen(settings, choice)?;
-    let options = run_options(settings, confirmation)
+    let options = run_options_with_window(settings, args)?
         .with_target(target)
         .with_mode(mode);
     if choice.dry_run {
@@ -30,6 +30,7 @@ pub(crate) fn run_upgrades(
     ensure_confirmable(&ui, confirmation)?;
     let mut engine = open_for(settings, mode)?;
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
+    // Checks first: the preview runs the pre-run checks and the `pre_upgrade`s.
     let preview = engine.preview_run(&mut ui, &options)?;
     warn_ghosts(preview.status.ghosts.iter().map(|g| g.upgrade.as_str()));
     if let Some(refusal) = preview.refusal() {
@@ -49,15 +50,36 @@ pub(crate) fn run_upgrades(
         preview.status.pending.len(),
         settings.url,
         engine.backend(),
-        duration(preview.total_estimate())
+        estimates::total(&preview.expected)
     ));
+    let timings = !options.timings.is_empty();
     let plan: Vec<Vec<String>> = preview
         .status
         .pending
         .iter()
-        .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
+        .zip(&preview.expected)
+        .map(|(u, estimate)| {
+            let mut row = vec![format!("  {}", u.id()), estimates::own(estimate)];
+            if timings {
+                row.push(estimates::measured(estimate));
+            }
+            row.push(first_line(u.info()).to_owned());
+            row
+        })
         .collect();
-    note(table(&["  UPGRADE", "WHAT IT DOES"], &plan).trim_end());
+    let header: &[&str] = if timings {
+        &["  UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
+    } else {
+        &["  UPGRADE", "ESTIMATE", "WHAT IT DOES"]
+    };
+    note(table(header, &plan).trim_end());
+    note(&checks_passed(&preview));
+    if let Some(window) = options.max_duration {
+        // A window too short for the first upgrade: the run would apply nothing; do not ask.
+        if let Some(code) = plan_window(&preview, window) {
+            return Ok(code);
+        }
+    }
     let question = match mode {
         RunMode::Rehearse => "Rehearse these upgrades?",
         _ => "Apply these upgrades?",
@@ -70,7 +92,8 @@ pub(crate) fn run_upgrades(
         let result = engine.run_previewed(preview, &mut ui, &options);
         return rehearse::finish(result, &planned, choice.save_timings.as_deref());
     }
-    // The preview was the run's look before the lock: it reads the state again only holding it.
+    // The preview was the run's look before the lock: it reads the state again only holding it,
+    // and runs the checks again only if the pending upgrades changed meanwhile.
     let result = engine.run_previewed(preview, &mut ui, &options);
     let report = match &result {
         Ok(report) => Some(report),
@@ -86,10 +109,20 @@ pub(crate) fn run_upgrades(
             ));
         }
     }
+    // A run stopped at its window whose applied upgrades' post_upgrades then failed: say what
+    // remains too; the failure is the exit code.
+    if let Some((report, stop)) = report.and_then(|r| Some((r, r.stopped.as_ref()?)))
+        && result.is_err()
+    {
+        stopped(report, stop);
+    }
     // A failed run is the error to report, even when stdout went away too: a pipeline must not
     // read a closed pipe's quiet exit 0 for it.
     let report = result?;
     written?;
+    if let Some(stop) = &report.stopped {
+        return Ok(stopped(&report, stop));
+    }
     if report.applied.is_empty() {
         note("nothing to do: another runner applied everything");
     } else {
@@ -101,4 +134,23 @@ pub(crate) fn run_upgrades(
         note(&format!("{} upgrade(s) applied{how}", report.applied.len()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan's line about the checks, which all passed (a failure is the run's error).
+fn checks_passed(preview: &upgrader_core::RunPreview) -> String {
+    if preview.checks.is_empty() {
+        return "checks: none to run".into();
+    }
+    let names: Vec<String> = preview
+        .checks
+        .iter()
+        .map(|name| {
+            if preview.status.pending.iter().any(|u| u.id() == name) {
+                format!("pre_upgrade of {name}")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    format!("checks passed ({}): {}", names.len(), names.join("; "))
 }

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
+use upgrader_core::Estimate;
 
 use crate::commands::{applied_at, timestamp, warn_ghosts};
+use crate::estimates;
 use crate::output::{self, data, duration, first_line, note, table};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
@@ -49,24 +51,36 @@ pub(crate) fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<Ex
 }
 
 pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    // Before the database: a timings file that cannot be read is refused at once.
+    let timings = settings.timings()?;
     let mut engine = inspect(settings)?;
     let status = engine.status()?;
     warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
     let mut ui = TerminalUi::new(true);
-    let estimates = engine.estimates(&status.pending, &mut ui);
+    let estimates = Estimate::list(&engine.estimates(&status.pending, &mut ui), &timings);
     if json {
         let rows: Vec<_> = status
             .pending
             .iter()
             .zip(&estimates)
-            .map(|(u, (_, e))| json!({"upgrade": u.id(), "info": u.info(), "estimate_secs": e.map(|e| e.as_secs_f64()), "depends_on": u.depends_on()}))
+            .map(|(u, e)| {
+                let mut row = json!({"upgrade": u.id(), "info": u.info(), "depends_on": u.depends_on()});
+                for (key, value) in estimates::json_fields(e) {
+                    row[key] = value;
+                }
+                row
+            })
             .collect();
         let interrupted: Vec<_> = status
             .interrupted
             .iter()
             .map(|i| json!({"upgrade": i.upgrade, "started": timestamp(&i.started), "runner": i.runner, "error": i.error}))
             .collect();
-        output::json(&json!({"pending": rows, "interrupted": interrupted}))?;
+        output::json(&json!({
+            "pending": rows,
+            "interrupted": interrupted,
+            "total_estimate_secs": Estimate::total(&estimates).as_secs_f64(),
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     for interrupted in &status.interrupted {
@@ -79,24 +93,31 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
         note("nothing is pending: the database is up to date");
         return Ok(ExitCode::SUCCESS);
     }
+    // The measured column only when there is a timings file.
+    let measured = settings.timings.is_some();
     let rows: Vec<Vec<String>> = status
         .pending
         .iter()
         .zip(&estimates)
-        .map(|(u, (_, e))| {
-            vec![
-                u.id().to_owned(),
-                e.map_or("-".into(), duration),
-                first_line(u.info()).to_owned(),
-            ]
+        .map(|(u, e)| {
+            let mut row = vec![u.id().to_owned(), estimates::own(e)];
+            if measured {
+                row.push(estimates::measured(e));
+            }
+            row.push(first_line(u.info()).to_owned());
+            row
         })
         .collect();
-    data(&table(&["UPGRADE", "ESTIMATE", "WHAT IT DOES"], &rows))?;
-    let total = upgrader_core::total_estimate(&estimates);
+    let header: &[&str] = if measured {
+        &["UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
+    } else {
+        &["UPGRADE", "ESTIMATE", "WHAT IT DOES"]
+    };
+    data(&table(header, &rows))?;
     note(&format!(
         "{} pending, estimated {}",
         status.pending.len(),
-        duration(total)
+        estimates::total(&estimates)
     ));
     Ok(ExitCode::SUCCESS)
 }

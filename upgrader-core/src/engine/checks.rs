@@ -74,33 +74,32 @@ impl Engine {
         upgrades: &[Upgrade],
         ui: &mut dyn Interaction,
     ) -> Vec<CheckFailure> {
-        let mut failures = Vec::new();
-        for (name, check) in self.checks_of(phase, upgrades) {
-            if let Err(reason) = self.run_check(name, check, ui) {
-                failures.push(CheckFailure {
-                    check: name.to_owned(),
-                    reason,
-                });
-            }
-        }
-        failures
+        self.run_checks_of(self.checks_of(phase, upgrades, true), ui)
     }
 
     /// The names of the checks a run of `upgrades` runs in `phase`, in the order it runs them:
     /// the application's run checks, then each upgrade's own (named by the upgrade's id).
     pub fn check_names(&self, phase: Phase, upgrades: &[Upgrade]) -> Vec<&'static str> {
-        self.checks_of(phase, upgrades)
+        self.checks_of(phase, upgrades, true)
             .into_iter()
             .map(|(name, _)| name)
             .collect()
     }
 
-    fn checks_of(&self, phase: Phase, upgrades: &[Upgrade]) -> Vec<(&'static str, CheckFn)> {
+    /// The checks [`Engine::run_checks`] runs, by name, in order; without the global checks
+    /// when `globals` is false (a run stopped at its window runs only its upgrades' own
+    /// `post_upgrade`s).
+    pub(super) fn checks_of(
+        &self,
+        phase: Phase,
+        upgrades: &[Upgrade],
+        globals: bool,
+    ) -> Vec<(&'static str, CheckFn)> {
         let globals = self
             .plan
             .checks()
             .iter()
-            .filter(|c| c.phase == phase)
+            .filter(|c| globals && c.phase == phase)
             .map(|c| (c.name, c.check));
         let own = upgrades.iter().filter_map(|u| {
             let check = match phase {
@@ -110,6 +109,24 @@ impl Engine {
             check.map(|check| (u.id, check))
         });
         globals.chain(own).collect()
+    }
+
+    /// Runs `checks` (see [`Engine::run_checks`]).
+    pub(super) fn run_checks_of(
+        &mut self,
+        checks: Vec<(&'static str, CheckFn)>,
+        ui: &mut dyn Interaction,
+    ) -> Vec<CheckFailure> {
+        let mut failures = Vec::new();
+        for (name, check) in checks {
+            if let Err(reason) = self.run_check(name, check, ui) {
+                failures.push(CheckFailure {
+                    check: name.to_owned(),
+                    reason,
+                });
+            }
+        }
+        failures
     }
 
     fn run_check(&mut self, name: &str, check: CheckFn, ui: &mut dyn Interaction) -> Result<(), String> {

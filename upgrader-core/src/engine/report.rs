@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use super::{RunMode, RunTarget};
+use super::estimate::{DEFAULT_ESTIMATE, Estimate, Timings};
+use super::window::StoppedAtWindow;
 use crate::error::{CheckFailure, Error};
 use crate::history::{AppliedRecord, InProgress};
 use crate::upgrade::Upgrade;
@@ -17,6 +19,12 @@ pub struct RunOptions {
     pub target: RunTarget,
     /// How the run commits (default: upgrade by upgrade).
     pub mode: RunMode,
+    /// The run's window: before each upgrade, if the time since the run started plus the
+    /// upgrade's estimate would pass it, the run stops before that upgrade
+    /// ([`RunReport::stopped`]). `None`: no limit.
+    pub max_duration: Option<Duration>,
+    /// Durations measured on another database, which the estimates use where they have one.
+    pub timings: Timings,
 }
 
 impl Default for RunOptions {
@@ -25,6 +33,8 @@ impl Default for RunOptions {
             lock_timeout: Duration::from_secs(300),
             target: RunTarget::default(),
             mode: RunMode::default(),
+            max_duration: None,
+            timings: Timings::default(),
         }
     }
 }
@@ -47,6 +57,18 @@ impl RunOptions {
         self.mode = mode;
         self
     }
+
+    /// Options with this window (see [`RunOptions::max_duration`]).
+    pub fn with_max_duration(mut self, window: Duration) -> Self {
+        self.max_duration = Some(window);
+        self
+    }
+
+    /// Options with these measured durations (see [`RunOptions::timings`]).
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
 }
 
 /// An upgrade a run applied.
@@ -63,6 +85,9 @@ pub struct AppliedUpgrade {
 pub struct RunReport {
     /// The upgrades applied, in order.
     pub applied: Vec<AppliedUpgrade>,
+    /// Set when the run stopped at its window ([`RunOptions::max_duration`]) before applying
+    /// everything: what remains. What was applied stays recorded.
+    pub stopped: Option<StoppedAtWindow>,
 }
 
 impl RunReport {
@@ -136,9 +161,15 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// The sum of the pending upgrades' estimates.
+    /// The sum of the pending upgrades' estimates (those without one count
+    /// [`DEFAULT_ESTIMATE`]).
     pub fn total_estimate(&self) -> Duration {
         total_estimate(&self.estimates)
+    }
+
+    /// The pending upgrades' estimates with the durations `timings` measured beside them.
+    pub fn expected(&self, timings: &Timings) -> Vec<Estimate> {
+        Estimate::list(&self.estimates, timings)
     }
 
     /// Whether anything is wrong (warnings aside): a failed check or an interrupted upgrade.
@@ -157,13 +188,27 @@ pub struct RunPreview {
     pub status: Status,
     /// Each pending upgrade's estimate (`None` when it has none, or it failed), in run order.
     pub estimates: Vec<(String, Option<Duration>)>,
+    /// The same with the options' measured durations beside them: what the run counts on.
+    pub expected: Vec<Estimate>,
+    /// Whether the pre-run checks and the pending upgrades' `pre_upgrade`s ran (there is
+    /// something to apply, and nothing interrupted).
+    pub checked: bool,
+    /// The checks that ran, by name (a pre-run check's name, or the upgrade whose `pre_upgrade`
+    /// it is), in the order they ran.
+    pub checks: Vec<String>,
+    /// The checks that failed: the run would apply nothing.
+    pub check_failures: Vec<CheckFailure>,
 }
 
 impl RunPreview {
-    /// Why the run would refuse to start ([`Status::refusal`]): show the plan, but do not ask
-    /// to apply it.
+    /// Why the run would refuse to start: upgrades are interrupted ([`Status::refusal`]), or
+    /// checks failed ([`Error::PreChecksFailed`]). Do not ask to apply it.
     pub fn refusal(&self) -> Option<Error> {
-        self.status.refusal()
+        self.status.refusal().or_else(|| {
+            (!self.check_failures.is_empty()).then(|| Error::PreChecksFailed {
+                failures: self.check_failures.clone(),
+            })
+        })
     }
 
     /// Whether the run has nothing to apply.
@@ -171,13 +216,15 @@ impl RunPreview {
         self.status.pending.is_empty()
     }
 
-    /// The sum of the pending upgrades' estimates.
+    /// What the run is expected to take: the measured durations where there are some, else the
+    /// estimates ([`Estimate::expected`]).
     pub fn total_estimate(&self) -> Duration {
-        total_estimate(&self.estimates)
+        Estimate::total(&self.expected)
     }
 }
 
-/// The sum of the estimates [`Engine::estimates`](super::Engine::estimates) returns (those without one count as nothing).
+/// The sum of the estimates [`Engine::estimates`](super::Engine::estimates) returns (those without
+/// one, or whose estimate failed, count [`DEFAULT_ESTIMATE`], as in the seed system).
 pub fn total_estimate(estimates: &[(String, Option<Duration>)]) -> Duration {
-    estimates.iter().filter_map(|(_, e)| *e).sum()
+    estimates.iter().map(|(_, e)| e.unwrap_or(DEFAULT_ESTIMATE)).sum()
 }

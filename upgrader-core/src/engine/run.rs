@@ -4,12 +4,14 @@
 use std::time::Instant;
 
 use super::apply::Strategy;
+use super::estimate::Estimate;
+use super::window;
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
 use crate::history;
-use crate::upgrade::Phase;
+use crate::upgrade::{Phase, Upgrade};
 
 impl Engine {
     /// Applies every pending upgrade (or those the options' target selects, see
@@ -20,26 +22,39 @@ impl Engine {
     /// fails nothing is applied), then each upgrade with its history row in one transaction
     /// (MySQL/MariaDB: with a start mark, see the README), then every applied upgrade's
     /// `post_upgrade` and the post-run checks. When nothing is pending, returns at once without
-    /// taking the lock.
+    /// taking the lock. (To run the checks before asking someone whether to go ahead, see
+    /// [`Engine::preview_run`].)
     ///
     /// Until the first upgrade starts (the status, the checks, the wait for the run lock), no
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
     /// the wait timeout.
+    ///
+    /// With a window ([`RunOptions::max_duration`], counted from this call: the wait for the
+    /// lock and the checks count), each upgrade starts only if the time passed plus its estimate
+    /// (measured in [`RunOptions::timings`] where it was) fits in the window; else the run stops
+    /// before it and returns what it applied with [`RunReport::stopped`] saying what remains.
+    /// Nothing is half done. A stopped run runs the `post_upgrade`s of the upgrades it applied,
+    /// but not the post-run checks, which look at the database a whole run leaves (they run at
+    /// the end of the run that finishes the plan). An upgrade whose estimate alone is longer than
+    /// the window never starts: a window too short for the first upgrade applies nothing.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
         options.mode.supported_by(self.backend())?;
         let ui = &mut Traced(ui);
+        let run_started = Instant::now();
         self.bounded(options, |engine| {
             let status = engine.chosen_status(options)?;
-            engine.run_from(&status, ui, options)
+            engine.run_from(&status, None, run_started, ui, options)
         })
     }
 
-    /// What [`Engine::run`] would apply, read the way `run` reads it: the database's state and the
-    /// pending upgrades' estimates (those that fail are said through `ui`, as in
-    /// [`Engine::estimates`]), no statement waiting for a lock longer than the options' lock
-    /// timeout. For showing the plan before a run: [`RunPreview::refusal`] says whether the run
-    /// would refuse to start, and [`Engine::run_previewed`] runs it without reading the state
-    /// again before the lock.
+    /// What [`Engine::run`] would apply, read the way `run` reads it, no statement waiting for a
+    /// lock longer than the options' lock timeout: the database's state, the pending upgrades'
+    /// estimates (those that fail are said through `ui`, as in [`Engine::estimates`]) with the
+    /// options' measured durations beside them, and, when there is something to apply and
+    /// nothing is interrupted, the pre-run checks and the pending upgrades' `pre_upgrade`s, all
+    /// of them (checks first: the plan shown is one that can run). For showing the plan before a
+    /// run: [`RunPreview::refusal`] says whether the run would refuse to start (interrupted
+    /// upgrades, failed checks), and [`Engine::run_previewed`] runs it.
     pub fn preview_run(
         &mut self,
         ui: &mut dyn Interaction,
@@ -51,8 +66,11 @@ impl Engine {
     }
 
     /// [`Engine::run`] after [`Engine::preview_run`]: the preview is the run's look before the
-    /// lock, so the state is read again only holding the lock. (Nothing to do, or nothing but
-    /// upgrades a runner is applying: returns without taking the lock, as `run` does.)
+    /// lock, so the state is read again only holding the lock. When the pending upgrades found
+    /// then are the ones the preview checked, the checks are not run again; when they changed
+    /// (another runner applied some meanwhile), they are. (Nothing to do, or nothing but
+    /// upgrades a runner is applying: returns without taking the lock, as `run` does.) A window
+    /// ([`RunOptions::max_duration`]) is counted from this call.
     pub fn run_previewed(
         &mut self,
         preview: RunPreview,
@@ -61,13 +79,32 @@ impl Engine {
     ) -> Result<RunReport, Error> {
         options.mode.supported_by(self.backend())?;
         let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.run_from(&preview.status, ui, options))
+        let run_started = Instant::now();
+        self.bounded(options, |engine| {
+            engine.run_from(&preview.status, Some(&preview), run_started, ui, options)
+        })
     }
 
     fn preview_of(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunPreview, Error> {
         let status = self.chosen_status(options)?;
         let estimates = self.estimates_of(&status.pending, ui);
-        Ok(RunPreview { status, estimates })
+        let expected = Estimate::list(&estimates, &options.timings);
+        let mut preview = RunPreview {
+            status,
+            estimates,
+            expected,
+            ..RunPreview::default()
+        };
+        if !preview.status.pending.is_empty() && preview.status.refusal().is_none() {
+            let checks = self.checks_of(Phase::PreRun, &preview.status.pending, true);
+            preview.checks = checks.iter().map(|(name, _)| (*name).to_owned()).collect();
+            preview.check_failures = self.run_checks_of(checks, ui);
+            preview.checked = true;
+            if !preview.check_failures.is_empty() {
+                tracing::error!(target: "upgrader", failed = preview.check_failures.len(), "pre-run checks failed, nothing applied");
+            }
+        }
+        Ok(preview)
     }
 
     /// The database's state, its pending upgrades narrowed to those the options' target selects
@@ -94,10 +131,13 @@ impl Engine {
         Ok(value)
     }
 
-    /// The run, from the state read before the lock (`before`).
+    /// The run, from the state read before the lock (`before`, and the `preview` it came from,
+    /// if any), started at `run_started` (where its window begins).
     fn run_from(
         &mut self,
         before: &Status,
+        preview: Option<&RunPreview>,
+        run_started: Instant,
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
@@ -107,11 +147,17 @@ impl Engine {
             return Ok(RunReport::default());
         }
         self.with_lock(ui, options.lock_timeout, |engine, ui| {
-            engine.run_locked(ui, options)
+            engine.run_locked(preview, run_started, ui, options)
         })
     }
 
-    fn run_locked(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
+    fn run_locked(
+        &mut self,
+        preview: Option<&RunPreview>,
+        run_started: Instant,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+    ) -> Result<RunReport, Error> {
         // Another runner may have applied everything while this one waited.
         let status = self.chosen_status(options)?;
         if let Some(refusal) = status.refusal() {
@@ -127,18 +173,37 @@ impl Engine {
         if options.mode.is_one_transaction() {
             return self.run_whole(options.mode, &pending, ui);
         }
-        let failures = self.run_checks(Phase::PreRun, &pending, ui);
-        if !failures.is_empty() {
-            tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
-            return Err(Error::PreChecksFailed { failures });
+        // The preview's look, when it checked exactly these upgrades (and they all passed).
+        let looked =
+            preview.filter(|p| p.checked && p.check_failures.is_empty() && same(&p.status.pending, &pending));
+        if looked.is_none() {
+            let failures = self.run_checks(Phase::PreRun, &pending, ui);
+            if !failures.is_empty() {
+                tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
+                return Err(Error::PreChecksFailed { failures });
+            }
         }
-        // After the checks: a database that refuses writes is reported by them, not by this.
-        history::setup(&mut self.conn, &self.history)?;
-        // The first upgrade starts: the waits are the engine's own again.
-        self.session_timeouts(self.timeouts)?;
+        // What the window counts on, only when there is one (estimates run queries).
+        let expected = match (options.max_duration, looked) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(preview)) => preview.expected.clone(),
+            (Some(_), None) => Estimate::list(&self.estimates_of(&pending, ui), &options.timings),
+        };
         let strategy = Strategy::of(self.backend());
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
+            if let Some(stop) = window::stop_before(options.max_duration, run_started, &expected, index) {
+                tracing::warn!(target: "upgrader", upgrade = upgrade.id, remaining = total - index, "stopped at the window before `{}`", upgrade.id);
+                report.stopped = Some(stop);
+                break;
+            }
+            if index == 0 {
+                // After the checks: a database that refuses writes is reported by them, not by
+                // this. Not before a run that stops at once: that one changes nothing.
+                history::setup(&mut self.conn, &self.history)?;
+                // The first upgrade starts: the waits are the engine's own again.
+                self.session_timeouts(self.timeouts)?;
+            }
             ui.upgrade_started(upgrade.id, index, total);
             let started = Instant::now();
             let outcome = self.apply(strategy, upgrade, ui);
@@ -151,7 +216,11 @@ impl Engine {
                 Err(failure) => return Err(failure.into_error(upgrade, report)),
             }
         }
-        let failures = self.run_checks(Phase::PostRun, &pending, ui);
+        // A stopped run: the post_upgrades of what it applied, not the post-run checks (see
+        // `Engine::run`).
+        let applied = &pending[..report.applied.len()];
+        let checks = self.checks_of(Phase::PostRun, applied, report.stopped.is_none());
+        let failures = self.run_checks_of(checks, ui);
         if !failures.is_empty() {
             return Err(Error::PostChecksFailed {
                 failures,
@@ -160,4 +229,9 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// Whether two lists of pending upgrades are the same upgrades in the same order.
+fn same(a: &[Upgrade], b: &[Upgrade]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.id == b.id)
 }
