@@ -89,7 +89,9 @@ impl Engine {
         });
         let mut failures = Vec::new();
         for (name, check) in globals.collect::<Vec<_>>().into_iter().chain(own) {
-            if let Err(reason) = self.run_check(name, check, ui) {
+            let outcome = self.run_check(name, check, ui);
+            ui.check_finished(phase, name, outcome.as_ref().err().map(String::as_str));
+            if let Err(reason) = outcome {
                 failures.push(CheckFailure {
                     check: name.to_owned(),
                     reason,

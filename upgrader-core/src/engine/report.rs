@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::{CheckFailure, Error};
 use crate::history::{AppliedRecord, InProgress};
+use crate::run_events::Warning;
 use crate::upgrade::Upgrade;
 
 /// How `run` behaves.
@@ -44,6 +45,8 @@ pub struct AppliedUpgrade {
 pub struct RunReport {
     /// The upgrades applied, in order.
     pub applied: Vec<AppliedUpgrade>,
+    /// The warnings upgrades and checks gave during the run ([`crate::Context::warn`]), in order.
+    pub warnings: Vec<Warning>,
 }
 
 impl RunReport {

@@ -1,14 +1,15 @@
 //! A run, in two phases that each read the database's state once: before the lock (is anything
 //! to be done? what would be?), and holding it (what is still to be done, checked, then applied).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::apply::Strategy;
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
-use crate::events::Traced;
+use crate::events::{Collected, Traced};
 use crate::history;
+use crate::run_events::PlannedUpgrade;
 use crate::upgrade::Phase;
 
 impl Engine {
@@ -23,12 +24,13 @@ impl Engine {
     /// Until the first upgrade starts (the status, the checks, the wait for the run lock), no
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
     /// the wait timeout.
+    ///
+    /// Tells `ui` the plan before the checks ([`Interaction::run_planned`], without estimates:
+    /// [`Engine::run_previewed`] has them), each check's outcome, and the run's end
+    /// ([`Interaction::run_finished`]); the report (also the partial one a failed run's error
+    /// carries) keeps the warnings upgrades gave.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
-        let ui = &mut Traced(ui);
-        self.bounded(options, |engine| {
-            let status = engine.status()?;
-            engine.run_from(&status, ui, options)
-        })
+        self.run_reported(None, ui, options)
     }
 
     /// What [`Engine::run`] would apply, read the way `run` reads it: the database's state and the
@@ -55,8 +57,40 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
-        let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.run_from(&preview.status, ui, options))
+        self.run_reported(Some(preview), ui, options)
+    }
+
+    /// The run, from the preview when there is one; keeps the warnings in the report and tells
+    /// `ui` how it ended.
+    fn run_reported(
+        &mut self,
+        preview: Option<RunPreview>,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+    ) -> Result<RunReport, Error> {
+        let traced = &mut Traced(ui);
+        let ui = &mut Collected::new(traced);
+        let mut result = self.bounded(options, |engine| match preview {
+            Some(preview) => engine.run_from(&preview.status, &preview.estimates, ui, options),
+            None => {
+                let status = engine.status()?;
+                engine.run_from(&status, &[], ui, options)
+            }
+        });
+        let warnings = std::mem::take(&mut ui.warnings);
+        let mut unreported = RunReport::default();
+        let report = match &mut result {
+            Ok(report) => report,
+            Err(Error::UpgradeFailed { report, .. } | Error::PostChecksFailed { report, .. }) => report,
+            Err(_) => &mut unreported,
+        };
+        report.warnings = warnings;
+        let report = match &result {
+            Ok(report) => report,
+            Err(error) => error.report().unwrap_or(&unreported),
+        };
+        ui.run_finished(report, result.as_ref().err());
+        result
     }
 
     fn preview_of(&mut self, ui: &mut dyn Interaction) -> Result<RunPreview, Error> {
@@ -85,6 +119,7 @@ impl Engine {
     fn run_from(
         &mut self,
         before: &Status,
+        estimates: &[(String, Option<Duration>)],
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
@@ -93,10 +128,16 @@ impl Engine {
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {
             return Ok(RunReport::default());
         }
-        self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
+        self.with_lock(ui, options.lock_timeout, |engine, ui| {
+            engine.run_locked(estimates, ui)
+        })
     }
 
-    fn run_locked(&mut self, ui: &mut dyn Interaction) -> Result<RunReport, Error> {
+    fn run_locked(
+        &mut self,
+        estimates: &[(String, Option<Duration>)],
+        ui: &mut dyn Interaction,
+    ) -> Result<RunReport, Error> {
         // Another runner may have applied everything while this one waited.
         let status = self.status()?;
         if let Some(refusal) = status.refusal() {
@@ -108,6 +149,14 @@ impl Engine {
             return Ok(report);
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
+        let plan: Vec<PlannedUpgrade> = pending
+            .iter()
+            .map(|u| {
+                let estimate = estimates.iter().find(|(id, _)| id == u.id).and_then(|(_, e)| *e);
+                PlannedUpgrade::new(u.id, estimate)
+            })
+            .collect();
+        ui.run_planned(&plan);
         let failures = self.run_checks(Phase::PreRun, &pending, ui);
         if !failures.is_empty() {
             tracing::error!(target: "upgrader", failed = failures.len(), "pre-run checks failed, nothing applied");
