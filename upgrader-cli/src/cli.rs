@@ -66,6 +66,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
+    /// The log file the commands that change the database append to [default: `log_file` in
+    /// upgrader.toml, else upgrader.log in the working directory]; '' keeps no log.
+    // Not `PathBuf`'s parser, which refuses an empty value.
+    #[arg(long, global = true, value_name = "PATH", value_parser = clap::builder::ValueParser::os_string())]
+    pub(crate) log_file: Option<std::ffi::OsString>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -180,6 +186,11 @@ pub(crate) struct Confirmation {
 pub(crate) struct Run {
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
+
+    /// Prints the run's events as JSON on stdout, one object per line (NDJSON); needs
+    /// --yes-i-know, as nobody can answer a prompt.
+    #[arg(long, requires = "yes_i_know")]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -53,6 +53,7 @@ impl ConfigError {
 /// wait_timeout_secs = 60        # how long a statement waits for another session's lock
 /// statement_timeout_secs = 0    # how long a statement may run; 0: no limit
 /// history_table = "upgrade"            # the table that holds the history
+/// log_file = "logs/upgrader.log"       # or false: no log
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +72,19 @@ pub(crate) struct Config {
     pub(crate) statement_timeout_secs: Option<u64>,
     /// The table that holds the history (default `upgrade`), checked when the file is read.
     pub(crate) history_table: Option<HistoryTable>,
+    /// The log file of the commands that change the database: a path, or `false` for none.
+    pub(crate) log_file: Option<LogFileSetting>,
+}
+
+/// `log_file` in the configuration: a path (relative to the working directory; `""` keeps no
+/// log), or `false` to keep none (`true` is the default file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LogFileSetting {
+    /// `log_file = "logs/upgrader.log"`.
+    Path(std::path::PathBuf),
+    /// `log_file = false`.
+    Enabled(bool),
 }
 
 impl Config {

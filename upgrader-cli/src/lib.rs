@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+mod events;
 pub mod exit;
 mod hints;
 mod output;
@@ -188,7 +189,7 @@ fn report(err: &anyhow::Error, host: &Host) {
 
 /// `text` on one line: each line break, with the blanks around it, becomes one space. (Other
 /// characters a terminal could act on are escaped when the line is written.)
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.lines()
         .map(|line| line.trim_matches(|c: char| c.is_ascii_whitespace()))
         .filter(|line| !line.is_empty())
@@ -213,7 +214,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
-        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
+        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args, host),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),
         Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),

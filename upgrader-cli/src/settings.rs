@@ -1,18 +1,21 @@
 //! Where the command line's settings come from: the flags, `$UPGRADER_DATABASE_URL`,
 //! `upgrader.toml`, the defaults; and the engine opened with them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
 use crate::DEFAULT_DATABASE;
 use crate::cli::{Cli, Confirmation};
-use crate::config::Config;
+use crate::config::{Config, LogFileSetting};
 use crate::refused::Refused;
 
 /// The configuration file read when `--config` is not given (and it exists).
 const DEFAULT_CONFIG: &str = "upgrader.toml";
+
+/// The log file of the commands that change the database, unless told otherwise.
+pub(crate) const DEFAULT_LOG_FILE: &str = "upgrader.log";
 
 pub(crate) struct Settings {
     pub(crate) url: DatabaseUrl,
@@ -20,6 +23,8 @@ pub(crate) struct Settings {
     pub(crate) lock_timeout: Option<u64>,
     pub(crate) timeouts: Timeouts,
     pub(crate) history_table: HistoryTable,
+    /// Where the commands that change the database log; `None` keeps no log.
+    pub(crate) log_file: Option<PathBuf>,
 }
 
 pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -60,7 +65,20 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             .clone()
             .or(config.history_table)
             .unwrap_or_default(),
+        log_file: log_file(cli.log_file.as_deref().map(Path::new), config.log_file),
     })
+}
+
+/// `--log-file`, else `log_file` in the configuration, else [`DEFAULT_LOG_FILE`]; an empty path
+/// (or `log_file = false`) keeps no log.
+fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<PathBuf> {
+    let path = match (flag, config) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(LogFileSetting::Path(path))) => path,
+        (None, Some(LogFileSetting::Enabled(false))) => return None,
+        (None, Some(LogFileSetting::Enabled(true)) | None) => PathBuf::from(DEFAULT_LOG_FILE),
+    };
+    (!path.as_os_str().is_empty()).then_some(path)
 }
 
 /// The engine, for the commands that write.
