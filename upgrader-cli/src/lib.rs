@@ -215,9 +215,15 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args, host),
-        Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
-        Command::Mark(args) => commands::mark(&settings(&cli)?, args),
-        Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),
+        Command::Populate(confirmation) => commands::logged(&settings(&cli)?, host, confirmation, |s| {
+            commands::populate(s, confirmation)
+        }),
+        Command::Mark(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
+            commands::mark(s, args)
+        }),
+        Command::Resolve(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
+            commands::resolve(s, args)
+        }),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args),
         Command::Create(Create::Release(args)) => create::run_release(args),
     }

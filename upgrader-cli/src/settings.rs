@@ -23,8 +23,9 @@ pub(crate) struct Settings {
     pub(crate) lock_timeout: Option<u64>,
     pub(crate) timeouts: Timeouts,
     pub(crate) history_table: HistoryTable,
-    /// Where the commands that change the database log; `None` keeps no log.
-    pub(crate) log_file: Option<PathBuf>,
+    /// Where the commands that change the database log (`None` keeps no log), and whether it
+    /// was asked for (the flag or the configuration) rather than the default.
+    pub(crate) log_file: Option<(PathBuf, bool)>,
 }
 
 pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -70,15 +71,15 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
 }
 
 /// `--log-file`, else `log_file` in the configuration, else [`DEFAULT_LOG_FILE`]; an empty path
-/// (or `log_file = false`) keeps no log.
-fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<PathBuf> {
-    let path = match (flag, config) {
-        (Some(path), _) => path.to_path_buf(),
-        (None, Some(LogFileSetting::Path(path))) => path,
+/// (or `log_file = false`) keeps no log. With whether the path was asked for.
+fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<(PathBuf, bool)> {
+    let (path, explicit) = match (flag, config) {
+        (Some(path), _) => (path.to_path_buf(), true),
+        (None, Some(LogFileSetting::Path(path))) => (path, true),
         (None, Some(LogFileSetting::Enabled(false))) => return None,
-        (None, Some(LogFileSetting::Enabled(true)) | None) => PathBuf::from(DEFAULT_LOG_FILE),
+        (None, Some(LogFileSetting::Enabled(true)) | None) => (PathBuf::from(DEFAULT_LOG_FILE), false),
     };
-    (!path.as_os_str().is_empty()).then_some(path)
+    (!path.as_os_str().is_empty()).then_some((path, explicit))
 }
 
 /// The engine, for the commands that write.

@@ -3,6 +3,7 @@
 mod check;
 mod explain;
 mod graph;
+mod logged;
 mod repair;
 mod run;
 mod show;
@@ -11,6 +12,7 @@ mod status;
 pub(crate) use check::check;
 pub(crate) use explain::explain;
 pub(crate) use graph::show_graph;
+pub(crate) use logged::logged;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};

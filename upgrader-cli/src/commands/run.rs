@@ -18,9 +18,12 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &cli::Run, host: &Host) ->
     let prompts = TerminalUi::new(args.confirmation.yes_i_know);
     ensure_confirmable(&prompts, &args.confirmation)?;
     // Before anything is opened: a log file that cannot be written changes nothing.
-    let mut log = settings.log_file.as_deref().map(LogFile::open).transpose()?;
+    let mut log = match &settings.log_file {
+        Some((path, explicit)) => LogFile::open(path, *explicit)?,
+        None => None,
+    };
     if let Some(log) = &mut log {
-        log.line(&format!("run: {}", crate::events::who(host)));
+        log.line(&format!("command: {}", crate::events::who(host)));
     }
     let display = if args.json {
         Display::Quiet
@@ -50,6 +53,8 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &cli::Run, host: &Host) ->
 fn run_with(settings: &Settings, args: &cli::Run, ui: &mut RunUi) -> anyhow::Result<ExitCode> {
     let confirmation = &args.confirmation;
     let mut engine = open(settings)?;
+    // The run reached the database: from now on it leaves a log.
+    ui.activate_log();
     ui.target(&settings.url.to_string(), engine.backend());
     let options = run_options(settings, confirmation);
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.

@@ -128,10 +128,22 @@ impl Rate {
         if self.done < self.total
             && let Some(left) = self.left()
         {
-            text.push_str(&format!(", about {} left", crate::output::duration(left)));
+            text.push_str(&format!(", {}", left_text(left)));
         }
         text
     }
+}
+
+/// The time left, in whole seconds rounded up: `about 3s left`, or `nothing left`.
+pub(crate) fn left_text(left: Duration) -> String {
+    if left.is_zero() {
+        return "nothing left".to_owned();
+    }
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    format!(
+        "about {} left",
+        crate::output::duration(Duration::from_secs(secs))
+    )
 }
 
 /// A rate for people: whole units below 10 000, then thousands (`34k`), then millions (`34M`).
@@ -178,6 +190,9 @@ mod tests {
         assert_eq!(human_rate(34_000.0), "34k");
         assert_eq!(human_rate(3_400_000.0), "3400k");
         assert_eq!(human_rate(34_000_000.0), "34M");
+        assert_eq!(left_text(Duration::ZERO), "nothing left");
+        assert_eq!(left_text(Duration::from_millis(999)), "about 1s left");
+        assert_eq!(left_text(Duration::from_millis(61_500)), "about 1m 02s left");
         let rate = Rate::new(0, 100);
         assert!(rate.describe().starts_with("0/100"));
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use upgrader_core::PlannedUpgrade;
 
-use super::clock::{Rate, RunClock};
+use super::clock::{Rate, RunClock, left_text};
 use super::{RunEnd, Sink, count};
 use crate::output::{duration, note};
 
@@ -66,9 +66,9 @@ impl Shared {
         }
         if ok {
             line.push_str(&format!(
-                "; run: {} elapsed, about {} left",
+                "; run: {} elapsed, {}",
                 duration(self.clock.elapsed()),
-                duration(self.clock.remaining_after(self.index))
+                left_text(self.clock.remaining_after(self.index))
             ));
         }
         line

@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use upgrader_core::PlannedUpgrade;
 
-use super::clock::RunClock;
+use super::clock::{RunClock, left_text};
 use super::lines::{Shared, waiting_line};
 use super::{RunEnd, Sink};
 use crate::output::{duration, note, printable};
@@ -73,14 +73,14 @@ impl Sink for Live {
         self.state.clock.plan(plan);
         self.sync_clock();
         let clock = Arc::clone(&self.clock);
-        let run = self.bars.add(ProgressBar::new(plan.len() as u64));
+        let run = ProgressBar::new(plan.len() as u64);
         if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}: {clock}") {
             run.set_style(
                 style.with_key("clock", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
                     if let Ok(clock) = clock.lock() {
                         let _ = write!(w, "{} elapsed", duration(clock.elapsed()));
                         if let Some(left) = clock.remaining() {
-                            let _ = write!(w, ", about {} left", duration(left));
+                            let _ = write!(w, ", {}", left_text(left));
                         }
                     }
                 }),
@@ -88,6 +88,7 @@ impl Sink for Live {
         }
         run.set_prefix(format!("[0/{}]", plan.len()));
         run.set_message("checking");
+        let run = self.bars.add(run);
         run.enable_steady_tick(TICK);
         self.run = Some(run);
     }
@@ -96,9 +97,10 @@ impl Sink for Live {
         self.state.started(index, total);
         self.sync_clock();
         if let Some(run) = &self.run {
-            run.set_position(index as u64);
-            run.set_prefix(self.state.position.clone());
+            // The message first: the position redraws the line.
             run.set_message(printable(upgrade).into_owned());
+            run.set_prefix(self.state.position.clone());
+            run.set_position(index as u64);
         }
     }
 

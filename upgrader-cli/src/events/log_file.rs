@@ -11,14 +11,19 @@ use upgrader_core::{Backend, Phase, PlannedUpgrade};
 
 use super::json::timestamp;
 use super::{RunEnd, Sink, count};
-use crate::output::{duration, printable};
+use crate::output::{duration, note, printable};
 use crate::refused::Refused;
 
-/// The log file, open for appending.
+/// The log file. Its lines are kept in memory until the command reaches the database
+/// ([`LogFile::activate`]), then appended to the file, each written through at once: a command
+/// that fails before (a bad URL, a server that does not answer) changed nothing and leaves no log.
 #[derive(Debug)]
 pub(crate) struct LogFile {
     path: PathBuf,
-    file: File,
+    /// Open once the command reached the database.
+    file: Option<File>,
+    /// The lines written before that, with their times.
+    held: Vec<String>,
     /// The running upgrade's position: `[3/8]`.
     position: String,
     /// The first write that failed: nothing more is written.
@@ -44,36 +49,77 @@ impl std::fmt::Display for LogFileError {
 }
 
 impl LogFile {
-    /// Opens `path` for appending (creating it), before anything is done: a path that cannot be
-    /// written (a directory, a missing parent, no permission) is refused here, so the command
-    /// changes nothing.
-    pub(crate) fn open(path: &Path) -> Result<LogFile, Refused> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| {
-                Refused::new(
+    /// Checks that `path` can be appended to, before anything is done, leaving no file behind.
+    /// One that cannot (a directory, a missing parent, no permission) is refused when it was
+    /// asked for (`explicit`: the flag or the configuration), so the command changes nothing; the
+    /// default one is only warned about, and the command keeps no log.
+    pub(crate) fn open(path: &Path, explicit: bool) -> Result<Option<LogFile>, Refused> {
+        let existed = std::fs::symlink_metadata(path).is_ok();
+        let probe = OpenOptions::new().append(true).create(true).open(path);
+        match probe {
+            Ok(_) => {
+                if !existed {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            Err(e) if explicit => {
+                return Err(Refused::new(
                     format!("cannot write the log file {}: {e}", path.display()),
                     "give a file that can be written with --log-file PATH (or `log_file` in upgrader.toml), or keep no log with --log-file ''",
-                )
-            })?;
-        Ok(LogFile {
+                ));
+            }
+            Err(e) => {
+                note(&format!(
+                    "warning: cannot write the log file {}: {e}; no log is kept (choose one with --log-file PATH, or turn it off with --log-file '')",
+                    path.display()
+                ));
+                return Ok(None);
+            }
+        }
+        Ok(Some(LogFile {
             path: path.to_path_buf(),
-            file,
+            file: None,
+            held: Vec::new(),
             position: String::new(),
             error: None,
-        })
+        }))
+    }
+
+    /// The command reached the database: from now on its lines go to the file, the ones held
+    /// first.
+    pub(crate) fn activate(&mut self) {
+        if self.file.is_some() || self.error.is_some() {
+            return;
+        }
+        match OpenOptions::new().append(true).create(true).open(&self.path) {
+            Ok(file) => {
+                self.file = Some(file);
+                for line in std::mem::take(&mut self.held) {
+                    self.write(&line);
+                }
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     /// Writes one line, with the time; a message over several lines keeps them, indented.
     pub(crate) fn line(&mut self, text: &str) {
+        let text = printable(text).replace('\n', "\n    ");
+        let line = format!("{} {text}\n", timestamp());
+        if self.file.is_some() {
+            self.write(&line);
+        } else {
+            self.held.push(line);
+        }
+    }
+
+    fn write(&mut self, line: &str) {
         if self.error.is_some() {
             return;
         }
-        let text = printable(text).replace('\n', "\n    ");
-        let line = format!("{} {text}\n", timestamp());
-        if let Err(e) = self.file.write_all(line.as_bytes()) {
+        if let Some(file) = &mut self.file
+            && let Err(e) = file.write_all(line.as_bytes())
+        {
             self.error = Some(e);
         }
     }
@@ -85,8 +131,13 @@ impl LogFile {
     }
 }
 
-/// Who runs the command: `user alice, pid 4242 on build-7, upgrader 0.1.0`.
+/// The command line and who runs it: `run --yes-i-know (user alice, pid 4242 on build-7,
+/// upgrader 0.1.0)`.
 pub(crate) fn who(host: &crate::Host) -> String {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
@@ -94,7 +145,8 @@ pub(crate) fn who(host: &crate::Host) -> String {
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "unknown host".into());
     format!(
-        "user {user}, pid {} on {}, {} {}",
+        "{} (user {user}, pid {} on {}, {} {})",
+        args.join(" "),
         std::process::id(),
         machine.trim(),
         host.name,

@@ -102,6 +102,13 @@ impl RunUi {
             .chain(self.log.as_mut().map(|l| l as &mut dyn Sink))
     }
 
+    /// The run reached the database: the log file is written from now on ([`LogFile::activate`]).
+    pub(crate) fn activate_log(&mut self) {
+        if let Some(log) = &mut self.log {
+            log.activate();
+        }
+    }
+
     /// The database the run works on (said once, before the plan).
     pub(crate) fn target(&mut self, database: &str, backend: Backend) {
         self.sinks().for_each(|s| s.target(database, backend));

@@ -79,7 +79,16 @@ fn without_a_terminal_a_run_writes_one_line_per_upgrade_started_and_finished() {
             lines[0]
         );
         assert!(lines[1].contains(" finished in "), "{}", lines[1]);
-        assert!(lines[1].contains(" elapsed, about "), "{}", lines[1]);
+        let left = if i + 1 == ran.len() {
+            " elapsed, nothing left"
+        } else {
+            " elapsed, about "
+        };
+        assert!(
+            lines[1].contains("; run: ") && lines[1].contains(left),
+            "{}",
+            lines[1]
+        );
     }
     assert!(
         stderr.contains(
@@ -292,7 +301,7 @@ fn a_run_appends_to_its_log_file_with_timestamps() {
         chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
     for expected in [
-        " run: user ",
+        " command: run --yes-i-know (user ",
         " plan: 7 upgrades to apply\n",
         " plan: [3/7] records_2024_03_05_add_version_id (estimated 1s)\n",
         " pre-run check passed: the database accepts writes\n",
@@ -334,6 +343,36 @@ fn the_log_file_is_chosen_by_the_flag_or_the_configuration_and_can_be_turned_off
         .success();
     assert!(!demo.dir.path().join("upgrader.log").exists());
 
+    // The default file, when it cannot be written, is only warned about: the run goes on.
+    let demo = Demo::sqlite();
+    std::fs::create_dir(demo.dir.path().join("upgrader.log")).unwrap();
+    demo.cmd(&["run", "--yes-i-know"])
+        .assert()
+        .success()
+        .stderr(predicate::str::starts_with(
+            "warning: cannot write the log file upgrader.log: Is a directory (os error 21); no log is kept",
+        ));
+
+    // A command that fails before it reaches the database changed nothing, and logs nothing.
+    let demo = Demo::sqlite();
+    demo.cmd(&[
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+        "run",
+        "--yes-i-know",
+    ])
+    .assert()
+    .code(1);
+    demo.cmd(&[
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+        "populate",
+        "--yes-i-know",
+    ])
+    .assert()
+    .code(1);
+    assert!(!demo.dir.path().join("upgrader.log").exists());
+
     // `log_file = false`: no log; `log_file = "…"`: that file; the flag wins over the file.
     let demo = Demo::sqlite();
     std::fs::write(demo.dir.path().join("upgrader.toml"), "log_file = false\n").unwrap();
@@ -355,17 +394,25 @@ fn the_log_file_is_chosen_by_the_flag_or_the_configuration_and_can_be_turned_off
         .assert()
         .code(1);
     assert!(!demo.dir.path().join("upgrader.log").exists());
+    // populate and mark logged there too, the run with the flag did not.
+    let configured = std::fs::read_to_string(demo.dir.path().join("logs/upgrades.log")).unwrap();
     assert!(
-        !demo.dir.path().join("logs/upgrades.log").exists() || {
-            let text = std::fs::read_to_string(demo.dir.path().join("logs/upgrades.log")).unwrap();
-            !text.contains(" run: ")
-        }
+        configured.contains(" command: populate --yes-i-know (user "),
+        "{configured}"
     );
+    assert!(
+        configured.contains(&format!(" command: mark {LAST} --pending --yes-i-know (user ")),
+        "{configured}"
+    );
+    assert!(!configured.contains(" command: run"), "{configured}");
     let other = std::fs::read_to_string(demo.dir.path().join("other.log")).unwrap();
     assert!(other.contains(" failed: "), "{other}");
     demo.cmd(&["run", "--yes-i-know"]).assert().code(1);
     let configured = std::fs::read_to_string(demo.dir.path().join("logs/upgrades.log")).unwrap();
-    assert!(configured.contains(" run: "), "{configured}");
+    assert!(
+        configured.contains(" command: run --yes-i-know (user "),
+        "{configured}"
+    );
 }
 
 #[test]
@@ -392,6 +439,18 @@ fn a_log_file_that_cannot_be_written_is_refused_before_anything_is_applied() {
                 );
             assert_eq!(demo.snapshot(), before, "{backend}: {path} changed the database");
         }
+        // The other commands that change the database refuse it the same way.
+        demo.cmd(&["--log-file", &dir, "populate", "--yes-i-know"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with(format!(
+                "error: cannot write the log file {dir}: Is a directory"
+            )));
+        assert_eq!(
+            demo.snapshot(),
+            before,
+            "{backend}: populate changed the database"
+        );
         // The same from the configuration file.
         std::fs::write(demo.dir.path().join("upgrader.toml"), "log_file = \".\"\n").unwrap();
         demo.cmd(&["run", "--yes-i-know"])
