@@ -61,7 +61,7 @@ impl Shared {
         } else {
             format!("{} {upgrade} FAILED after {}", self.position, duration(elapsed))
         };
-        if let Some(rate) = self.rates.remove(upgrade) {
+        if let Some(rate) = self.rates.remove(upgrade).filter(|r| r.total > 0) {
             line.push_str(&format!(", {}", rate.describe()));
         }
         if ok {

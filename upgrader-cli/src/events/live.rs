@@ -73,7 +73,8 @@ impl Sink for Live {
         self.state.clock.plan(plan);
         self.sync_clock();
         let clock = Arc::clone(&self.clock);
-        let run = ProgressBar::new(plan.len() as u64);
+        // Hidden until added: a bar draws on stderr by itself until then.
+        let run = ProgressBar::with_draw_target(Some(plan.len() as u64), ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template("{prefix} {msg}: {clock}") {
             run.set_style(
                 style.with_key("clock", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
@@ -108,11 +109,11 @@ impl Sink for Live {
         let text = self.state.progress(upgrade, done, total).describe();
         let bars = &self.bars;
         let bar = self.upgrades.entry(upgrade.to_owned()).or_insert_with(|| {
-            let bar = bars.add(ProgressBar::new(total));
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
             if let Ok(style) = ProgressStyle::with_template("  [{bar:30}] {msg}") {
                 bar.set_style(style.progress_chars("=> "));
             }
-            bar
+            bars.add(bar)
         });
         bar.set_length(total);
         bar.set_position(done);
