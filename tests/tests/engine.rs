@@ -7,6 +7,9 @@ use upgrader_core::{
 };
 use upgrader_tests::TestDb;
 
+#[path = "engine/events.rs"]
+mod events;
+
 /// The switches tests flip to make an upgrade or a check misbehave: a table that exists or not.
 fn table_exists(ctx: &mut Context, table: &str) -> bool {
     ctx.table_exists(table).unwrap()

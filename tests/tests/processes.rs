@@ -11,7 +11,9 @@ const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
 
 fn fixtures(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    cmd.env("UPGRADER_DATABASE_URL", &db.url)
+    // No `upgrader.log` left in the shared temporary directory.
+    cmd.arg("--log-file=")
+        .env("UPGRADER_DATABASE_URL", &db.url)
         .env_remove("UPGRADER_TEST_SLEEP_MS")
         .env_remove("UPGRADER_TEST_FAIL")
         .env_remove("UPGRADER_TEST_PANIC")

@@ -73,6 +73,11 @@ pub struct Cli {
     /// totals [default: `timings` in upgrader.toml].
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) timings: Option<PathBuf>,
+    /// The log file the commands that change the database append to [default: `log_file` in
+    /// upgrader.toml, else upgrader.log in the working directory]; '' keeps no log.
+    // Not `PathBuf`'s parser, which refuses an empty value.
+    #[arg(long, global = true, value_name = "PATH", value_parser = clap::builder::ValueParser::os_string())]
+    pub(crate) log_file: Option<std::ffi::OsString>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -194,6 +199,11 @@ pub(crate) struct Run {
     /// exit 7 [default: `max_duration` in upgrader.toml, else no limit].
     #[arg(long, value_name = "DURATION", value_parser = window)]
     pub(crate) max_duration: Option<std::time::Duration>,
+    /// Prints the run's events as JSON on stdout, one object per line (NDJSON); needs
+    /// --yes-i-know, as nobody can answer a prompt (not with --dry-run or --rehearse, which
+    /// print text).
+    #[arg(long, requires = "yes_i_know", conflicts_with_all = ["dry_run", "rehearse"])]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) choice: Choice,
 }

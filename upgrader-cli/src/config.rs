@@ -55,6 +55,7 @@ impl ConfigError {
 /// history_table = "upgrade"            # the table that holds the history
 /// timings = "staging-timings.json"     # durations measured elsewhere, relative to this file
 /// max_duration = "30m"                 # `run`'s window
+/// log_file = "logs/upgrader.log"       # or false: no log
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +78,19 @@ pub(crate) struct Config {
     pub(crate) timings: Option<PathBuf>,
     /// `run`'s window, as `--max-duration` takes it (checked when the file is read).
     pub(crate) max_duration: Option<String>,
+    /// The log file of the commands that change the database: a path, or `false` for none.
+    pub(crate) log_file: Option<LogFileSetting>,
+}
+
+/// `log_file` in the configuration: a path (relative to the working directory; `""` keeps no
+/// log), or `false` to keep none (`true` is the default file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LogFileSetting {
+    /// `log_file = "logs/upgrader.log"`.
+    Path(std::path::PathBuf),
+    /// `log_file = false`.
+    Enabled(bool),
 }
 
 impl Config {

@@ -18,6 +18,7 @@ mod commands;
 mod config;
 mod create;
 mod estimates;
+mod events;
 pub mod exit;
 mod hints;
 mod output;
@@ -190,7 +191,7 @@ fn report(err: &anyhow::Error, host: &Host) {
 
 /// `text` on one line: each line break, with the blanks around it, becomes one space. (Other
 /// characters a terminal could act on are escaped when the line is written.)
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.lines()
         .map(|line| line.trim_matches(|c: char| c.is_ascii_whitespace()))
         .filter(|line| !line.is_empty())
@@ -215,10 +216,16 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
-        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args),
-        Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
-        Command::Mark(args) => commands::mark(&settings(&cli)?, args),
-        Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),
+        Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args, host),
+        Command::Populate(confirmation) => commands::logged(&settings(&cli)?, host, confirmation, |s| {
+            commands::populate(s, confirmation)
+        }),
+        Command::Mark(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
+            commands::mark(s, args)
+        }),
+        Command::Resolve(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
+            commands::resolve(s, args)
+        }),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args),
         Command::Create(Create::Release(args)) => create::run_release(args),
     }

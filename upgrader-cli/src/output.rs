@@ -87,6 +87,16 @@ pub(crate) fn data_line(line: &str) -> Result<(), StdoutFailed> {
 /// controls and the bidirectional overrides).
 pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
+    write_json(&text)?;
+    Ok(())
+}
+
+/// Writes a JSON value to stdout on one line (NDJSON), escaped as [`json`] escapes it.
+pub(crate) fn json_line(value: &serde_json::Value) -> Result<(), StdoutFailed> {
+    write_json(&value.to_string())
+}
+
+fn write_json(text: &str) -> Result<(), StdoutFailed> {
     let mut escaped = String::with_capacity(text.len() + 1);
     for c in text.chars() {
         // Raw newlines are the pretty-printer's own; inside strings JSON has escaped them.
@@ -102,8 +112,7 @@ pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(escaped.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(StdoutFailed)?;
-    Ok(())
+        .map_err(StdoutFailed)
 }
 
 /// A line for the operator on stderr (never data). A stderr that cannot be written is ignored:

@@ -8,11 +8,14 @@ use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Tim
 
 use crate::DEFAULT_DATABASE;
 use crate::cli::{Cli, Confirmation, Run};
-use crate::config::Config;
+use crate::config::{Config, LogFileSetting};
 use crate::refused::Refused;
 
 /// The configuration file read when `--config` is not given (and it exists).
 const DEFAULT_CONFIG: &str = "upgrader.toml";
+
+/// The log file of the commands that change the database, unless told otherwise.
+pub(crate) const DEFAULT_LOG_FILE: &str = "upgrader.log";
 
 pub(crate) struct Settings {
     pub(crate) url: DatabaseUrl,
@@ -25,6 +28,9 @@ pub(crate) struct Settings {
     pub(crate) timings: Option<PathBuf>,
     /// `max_duration` in the configuration file (`run --max-duration` wins).
     pub(crate) max_duration: Option<Duration>,
+    /// Where the commands that change the database log (`None` keeps no log), and whether it
+    /// was asked for (the flag or the configuration) rather than the default.
+    pub(crate) log_file: Option<(PathBuf, bool)>,
 }
 
 impl Settings {
@@ -90,7 +96,20 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             .unwrap_or_default(),
         timings,
         max_duration,
+        log_file: log_file(cli.log_file.as_deref().map(Path::new), config.log_file),
     })
+}
+
+/// `--log-file`, else `log_file` in the configuration, else [`DEFAULT_LOG_FILE`]; an empty path
+/// (or `log_file = false`) keeps no log. With whether the path was asked for.
+fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<(PathBuf, bool)> {
+    let (path, explicit) = match (flag, config) {
+        (Some(path), _) => (path.to_path_buf(), true),
+        (None, Some(LogFileSetting::Path(path))) => (path, true),
+        (None, Some(LogFileSetting::Enabled(false))) => return None,
+        (None, Some(LogFileSetting::Enabled(true)) | None) => (PathBuf::from(DEFAULT_LOG_FILE), false),
+    };
+    (!path.as_os_str().is_empty()).then_some((path, explicit))
 }
 
 /// The engine, for the commands that write.

@@ -2,6 +2,8 @@
 
 #[path = "cli/before.rs"]
 mod before;
+#[path = "cli/run_events.rs"]
+mod run_events;
 #[path = "cli/status.rs"]
 mod status;
 mod support;

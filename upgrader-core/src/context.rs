@@ -3,6 +3,10 @@
 use std::fmt;
 
 use crate::connection::{AnyConnection, Backend};
+use crate::engine::RunReport;
+use crate::error::Error;
+use crate::run_events::PlannedUpgrade;
+use crate::upgrade::Phase;
 
 /// The engine's window on the operator: the CLI implements it with a terminal, tests with a script.
 ///
@@ -22,13 +26,25 @@ pub trait Interaction {
     fn upgrade_finished(&mut self, _upgrade: &str, _ok: bool, _elapsed: std::time::Duration) {}
     /// The engine waits for another runner's lock.
     fn waiting_for_lock(&mut self, _holder: Option<&str>) {}
+    /// A run holds the lock and is about to check, then apply, these upgrades (in run order).
+    fn run_planned(&mut self, _plan: &[PlannedUpgrade]) {}
+    /// A check finished: a pre-run or post-run check (by its name), or an upgrade's
+    /// `pre_upgrade` or `post_upgrade` (by the upgrade's id); `error` is `None` when it passed.
+    fn check_finished(&mut self, _phase: Phase, _check: &str, _error: Option<&str>) {}
+    /// An upgrade (or a check) warned ([`Context::warn`]).
+    fn warning(&mut self, _upgrade: &str, _message: &str) {}
+    /// A run ended: what it applied and the warnings given (for a failed run, what it did before
+    /// failing), and its error when it failed. Called once per [`crate::Engine::run`] or
+    /// [`crate::Engine::run_previewed`], after the lock is released, also when nothing was to do.
+    fn run_finished(&mut self, _report: &RunReport, _error: Option<&Error>) {}
 }
 
-/// An [`Interaction`] for unattended runs: every question gets its default, logs are kept in
-/// memory (`lines`), progress is dropped.
+/// An [`Interaction`] for unattended runs: every question gets its default, logs and warnings are
+/// kept in memory (`lines`), progress is dropped.
 #[derive(Debug, Default, Clone)]
 pub struct Unattended {
-    /// Every line logged, as `upgrade: message`, and every question asked with the answer given.
+    /// Every line logged, as `upgrade: message`, every warning, as `upgrade: warning: message`,
+    /// and every question asked with the answer given.
     pub lines: Vec<String>,
 }
 
@@ -49,6 +65,10 @@ impl Interaction for Unattended {
     }
 
     fn progress(&mut self, _upgrade: &str, _done: u64, _total: u64) {}
+
+    fn warning(&mut self, upgrade: &str, message: &str) {
+        self.lines.push(format!("{upgrade}: warning: {message}"));
+    }
 }
 
 /// What an upgrade function (and its checks and estimate) is given: the database connection, and
@@ -151,6 +171,13 @@ impl<'a> Context<'a> {
     /// Logs a line for the operator.
     pub fn log(&mut self, message: impl fmt::Display) {
         self.ui.log(self.upgrade, &message.to_string());
+    }
+
+    /// Warns the operator: something they should know that does not stop the run (rows skipped,
+    /// a default taken). Warnings are counted and shown at the end of the run, and kept in its
+    /// [`RunReport::warnings`].
+    pub fn warn(&mut self, message: impl fmt::Display) {
+        self.ui.warning(self.upgrade, &message.to_string());
     }
 
     /// Reports progress: `done` of `total` units (rows, files…).

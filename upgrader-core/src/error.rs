@@ -290,6 +290,18 @@ impl Error {
         }
     }
 
+    /// The partial report a failed run carries, to add to (the warnings given before the
+    /// failure); unlike [`Error::report`], also the report of a run in one transaction that was
+    /// rolled back.
+    pub(crate) fn report_mut(&mut self) -> Option<&mut RunReport> {
+        match self {
+            Error::UpgradeFailed { report, .. }
+            | Error::PostChecksFailed { report, .. }
+            | Error::RolledBack { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
     /// A history table that could not be read: [`Error::Blocked`] when the read gave up waiting
     /// for a lock another session holds (so the holder can be named), else
     /// [`Error::HistoryUnreadable`].

@@ -53,6 +53,7 @@ mod events;
 mod graph;
 pub mod history;
 mod lock;
+mod run_events;
 mod secret;
 mod timeouts;
 mod upgrade;
@@ -79,6 +80,7 @@ pub use graph::{
 };
 pub use history::HistoryTable;
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
+pub use run_events::{PlannedUpgrade, Warning};
 pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};
 pub use upgrader_macros::upgrade;

@@ -18,9 +18,14 @@ pub fn accounts_2024_02_01_add_display_name(ctx: &mut Context) -> Result<()> {
         "anonymous",
     );
     let fallback = fallback.replace('\'', "''");
-    ctx.execute(&format!(
+    let named = ctx.execute(&format!(
         "UPDATE users SET display_name = '{fallback}' WHERE display_name IS NULL OR display_name = ''"
     ))?;
+    if named > 0 {
+        ctx.warn(format!(
+            "{named} user(s) have no name before the `@` of their email and were named `{fallback}`"
+        ));
+    }
     Ok(())
 }
 

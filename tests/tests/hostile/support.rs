@@ -27,10 +27,12 @@ pub(crate) const EVERY_COMMAND: [&[&str]; 12] = [
 ];
 
 /// The fixtures binary run in `dir` (which holds no `upgrader.toml` unless the test writes one),
-/// against `url` when given, with no terminal.
+/// against `url` when given, with no terminal, and no log file: these tests check that nothing
+/// else appears in `dir` (the log file has tests of its own, in upgrader-cli's `run_events`).
 pub(crate) fn upgrader(dir: &Path, url: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    cmd.env_remove("UPGRADER_DATABASE_URL")
+    cmd.arg("--log-file=")
+        .env_remove("UPGRADER_DATABASE_URL")
         .env_remove("UPGRADER_TEST_SLEEP_MS")
         .env_remove("UPGRADER_TEST_FAIL")
         .env_remove("UPGRADER_TEST_PANIC")

@@ -1,21 +1,24 @@
-//! `run`: the plan (its checks passed), the confirmation, the upgrades.
+//! `run`: the plan (its checks passed), the confirmation, the upgrades; the run's events to the
+//! display (stderr), the NDJSON stream (`--json`, stdout) and the log file.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::bail;
+use upgrader_core::{Engine, RunMode, RunOptions};
 
-use upgrader_core::RunMode;
-
+use crate::Host;
 use crate::cli::Run;
 use crate::commands::choose::{chosen, dry_run, nothing_to_do, open_for};
 use crate::commands::window::{plan_window, stopped};
 use crate::commands::{confirm, ensure_confirmable, rehearse, warn_ghosts};
 use crate::estimates;
+use crate::events::{Display, JsonEvents, Lines, Live, LogFile, RunUi};
 use crate::output::{data_line, duration, first_line, note, table};
 use crate::settings::{Settings, run_options_with_window};
 use crate::ui::TerminalUi;
 
-pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_upgrades(settings: &Settings, args: &Run, host: &Host) -> anyhow::Result<ExitCode> {
     let (confirmation, choice) = (&args.confirmation, &args.choice);
     // What runs, and how, is refused before anything is opened; so is a timings file that
     // cannot be read.
@@ -26,54 +29,107 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<Ex
     if choice.dry_run {
         return dry_run(settings, &options);
     }
-    let mut ui = TerminalUi::new(confirmation.yes_i_know);
-    ensure_confirmable(&ui, confirmation)?;
-    let mut engine = open_for(settings, mode)?;
+    let prompts = TerminalUi::new(confirmation.yes_i_know);
+    ensure_confirmable(&prompts, confirmation)?;
+    // Before anything is opened: a log file that cannot be written changes nothing.
+    let mut log = match &settings.log_file {
+        Some((path, explicit)) => LogFile::open(path, *explicit)?,
+        None => None,
+    };
+    if let Some(log) = &mut log {
+        log.line(&format!("command: {}", crate::events::who(host)));
+    }
+    let display = if args.json {
+        Display::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Display::Live(Live::new())
+    } else {
+        Display::Lines(Lines::default())
+    };
+    let mut ui = RunUi::new(prompts, display, args.json.then(JsonEvents::default), log);
+    let result = open_for(settings, mode)
+        .map_err(anyhow::Error::from)
+        .and_then(|engine| run_with(engine, settings, args, &options, &mut ui));
+    if let Err(e) = &result {
+        ui.failed(e);
+    }
+    let (stdout, log) = ui.finish();
+    if let Some(e) = log {
+        note(&format!("warning: {e}; the run went on"));
+    }
+    // A failed run is the error to report, even when stdout went away too: a pipeline must not
+    // read a closed pipe's quiet exit 0 for it.
+    let code = result?;
+    if let Some(e) = stdout {
+        return Err(e.into());
+    }
+    Ok(code)
+}
+
+fn run_with(
+    mut engine: Engine,
+    settings: &Settings,
+    args: &Run,
+    options: &RunOptions,
+    ui: &mut RunUi,
+) -> anyhow::Result<ExitCode> {
+    let (confirmation, choice) = (&args.confirmation, &args.choice);
+    let options = options.clone();
+    let mode = options.mode;
+    if mode == RunMode::Rehearse {
+        ui.rehearsal();
+    }
+    // The run reached the database: from now on it leaves a log.
+    ui.activate_log();
+    ui.target(&settings.url.to_string(), engine.backend());
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
     // Checks first: the preview runs the pre-run checks and the `pre_upgrade`s.
-    let preview = engine.preview_run(&mut ui, &options)?;
+    let preview = engine.preview_run(ui, &options)?;
     warn_ghosts(preview.status.ghosts.iter().map(|g| g.upgrade.as_str()));
     if let Some(refusal) = preview.refusal() {
         return Err(refusal.into());
     }
     if preview.is_up_to_date() {
         note(&nothing_to_do(&options.target));
+        ui.nothing_to_do();
         return Ok(ExitCode::SUCCESS);
     }
-    let (verb, how) = match mode {
-        RunMode::Atomic => ("apply to", ", all in one transaction"),
-        RunMode::Rehearse => ("rehearse on", ", then roll back"),
-        _ => ("apply to", ""),
-    };
-    note(&format!(
-        "{} upgrade(s) to {verb} {} ({}){how}, estimated {}:",
-        preview.status.pending.len(),
-        settings.url,
-        engine.backend(),
-        estimates::total(&preview.expected)
-    ));
-    let timings = !options.timings.is_empty();
-    let plan: Vec<Vec<String>> = preview
-        .status
-        .pending
-        .iter()
-        .zip(&preview.expected)
-        .map(|(u, estimate)| {
-            let mut row = vec![format!("  {}", u.id()), estimates::own(estimate)];
-            if timings {
-                row.push(estimates::measured(estimate));
-            }
-            row.push(first_line(u.info()).to_owned());
-            row
-        })
-        .collect();
-    let header: &[&str] = if timings {
-        &["  UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
-    } else {
-        &["  UPGRADE", "ESTIMATE", "WHAT IT DOES"]
-    };
-    note(table(header, &plan).trim_end());
-    note(&checks_passed(&preview));
+    if !args.json {
+        let (verb, how) = match mode {
+            RunMode::Atomic => ("apply to", ", all in one transaction"),
+            RunMode::Rehearse => ("rehearse on", ", then roll back"),
+            _ => ("apply to", ""),
+        };
+        note(&format!(
+            "{} upgrade(s) to {verb} {} ({}){how}, estimated {}:",
+            preview.status.pending.len(),
+            settings.url,
+            engine.backend(),
+            estimates::total(&preview.expected)
+        ));
+        let timings = !options.timings.is_empty();
+        let plan: Vec<Vec<String>> = preview
+            .status
+            .pending
+            .iter()
+            .zip(&preview.expected)
+            .map(|(u, estimate)| {
+                let mut row = vec![format!("  {}", u.id()), estimates::own(estimate)];
+                if timings {
+                    row.push(estimates::measured(estimate));
+                }
+                row.push(first_line(u.info()).to_owned());
+                row
+            })
+            .collect();
+        let header: &[&str] = if timings {
+            &["  UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
+        } else {
+            &["  UPGRADE", "ESTIMATE", "WHAT IT DOES"]
+        };
+        note(table(header, &plan).trim_end());
+        note(&checks_passed(&preview));
+    }
     if let Some(window) = options.max_duration {
         // A window too short for the first upgrade: the run would apply nothing; do not ask.
         if let Some(code) = plan_window(&preview, window) {
@@ -84,24 +140,25 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<Ex
         RunMode::Rehearse => "Rehearse these upgrades?",
         _ => "Apply these upgrades?",
     };
-    if !confirm(&mut ui, confirmation, question)? {
+    if !confirm(ui.prompts(), confirmation, question)? {
         bail!("cancelled; nothing was applied");
     }
     if mode == RunMode::Rehearse {
         let planned = preview.status.pending.clone();
-        let result = engine.run_previewed(preview, &mut ui, &options);
+        let result = engine.run_previewed(preview, ui, &options);
         return rehearse::finish(result, &planned, choice.save_timings.as_deref());
     }
     // The preview was the run's look before the lock: it reads the state again only holding it,
     // and runs the checks again only if the pending upgrades changed meanwhile.
-    let result = engine.run_previewed(preview, &mut ui, &options);
+    let result = engine.run_previewed(preview, ui, &options);
     let report = match &result {
         Ok(report) => Some(report),
         Err(e) => e.report(),
     };
     let mut written = Ok(());
     for applied in report.iter().flat_map(|r| &r.applied) {
-        if written.is_ok() {
+        // With `--json`, the stream has them.
+        if written.is_ok() && !args.json {
             written = data_line(&format!(
                 "applied {} ({})",
                 applied.id,
@@ -125,13 +182,8 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &Run) -> anyhow::Result<Ex
     }
     if report.applied.is_empty() {
         note("nothing to do: another runner applied everything");
-    } else {
-        let how = if mode == RunMode::Atomic {
-            " in one transaction"
-        } else {
-            ""
-        };
-        note(&format!("{} upgrade(s) applied{how}", report.applied.len()));
+    } else if mode == RunMode::Atomic {
+        note("all of them in one transaction");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,7 +74,7 @@ impl Engine {
         upgrades: &[Upgrade],
         ui: &mut dyn Interaction,
     ) -> Vec<CheckFailure> {
-        self.run_checks_of(self.checks_of(phase, upgrades, true), ui)
+        self.run_checks_of(phase, self.checks_of(phase, upgrades, true), ui)
     }
 
     /// The names of the checks a run of `upgrades` runs in `phase`, in the order it runs them:
@@ -114,12 +114,15 @@ impl Engine {
     /// Runs `checks` (see [`Engine::run_checks`]).
     pub(super) fn run_checks_of(
         &mut self,
+        phase: Phase,
         checks: Vec<(&'static str, CheckFn)>,
         ui: &mut dyn Interaction,
     ) -> Vec<CheckFailure> {
         let mut failures = Vec::new();
         for (name, check) in checks {
-            if let Err(reason) = self.run_check(name, check, ui) {
+            let outcome = self.run_check(name, check, ui);
+            ui.check_finished(phase, name, outcome.as_ref().err().map(String::as_str));
+            if let Err(reason) = outcome {
                 failures.push(CheckFailure {
                     check: name.to_owned(),
                     reason,

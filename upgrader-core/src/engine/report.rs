@@ -7,6 +7,7 @@ use super::estimate::{DEFAULT_ESTIMATE, Estimate, Timings};
 use super::window::StoppedAtWindow;
 use crate::error::{CheckFailure, Error};
 use crate::history::{AppliedRecord, InProgress};
+use crate::run_events::Warning;
 use crate::upgrade::Upgrade;
 
 /// How `run` behaves.
@@ -88,6 +89,8 @@ pub struct RunReport {
     /// Set when the run stopped at its window ([`RunOptions::max_duration`]) before applying
     /// everything: what remains. What was applied stays recorded.
     pub stopped: Option<StoppedAtWindow>,
+    /// The warnings upgrades and checks gave during the run ([`crate::Context::warn`]), in order.
+    pub warnings: Vec<Warning>,
 }
 
 impl RunReport {

@@ -9,8 +9,9 @@ use super::window;
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
-use crate::events::Traced;
+use crate::events::{Collected, Traced};
 use crate::history;
+use crate::run_events::PlannedUpgrade;
 use crate::upgrade::{Phase, Upgrade};
 
 impl Engine {
@@ -37,14 +38,13 @@ impl Engine {
     /// but not the post-run checks, which look at the database a whole run leaves (they run at
     /// the end of the run that finishes the plan). An upgrade whose estimate alone is longer than
     /// the window never starts: a window too short for the first upgrade applies nothing.
+    ///
+    /// Tells `ui` the plan before the checks ([`Interaction::run_planned`], without estimates:
+    /// [`Engine::run_previewed`] has them), each check's outcome, and the run's end
+    /// ([`Interaction::run_finished`]); the report (also the partial one a failed run's error
+    /// carries) keeps the warnings upgrades gave.
     pub fn run(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunReport, Error> {
-        options.mode.supported_by(self.backend())?;
-        let ui = &mut Traced(ui);
-        let run_started = Instant::now();
-        self.bounded(options, |engine| {
-            let status = engine.chosen_status(options)?;
-            engine.run_from(&status, None, run_started, ui, options)
-        })
+        self.run_reported(None, ui, options)
     }
 
     /// What [`Engine::run`] would apply, read the way `run` reads it, no statement waiting for a
@@ -77,12 +77,42 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
+        self.run_reported(Some(preview), ui, options)
+    }
+
+    /// The run, from the preview when there is one; keeps the warnings in the report and tells
+    /// `ui` how it ended.
+    fn run_reported(
+        &mut self,
+        preview: Option<RunPreview>,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+    ) -> Result<RunReport, Error> {
         options.mode.supported_by(self.backend())?;
-        let ui = &mut Traced(ui);
+        let traced = &mut Traced(ui);
+        let ui = &mut Collected::new(traced);
+        // The window counts from here: the wait for the lock and the checks count.
         let run_started = Instant::now();
-        self.bounded(options, |engine| {
-            engine.run_from(&preview.status, Some(&preview), run_started, ui, options)
-        })
+        let mut result = self.bounded(options, |engine| match &preview {
+            Some(preview) => engine.run_from(&preview.status, Some(preview), run_started, ui, options),
+            None => {
+                let status = engine.chosen_status(options)?;
+                engine.run_from(&status, None, run_started, ui, options)
+            }
+        });
+        let warnings = std::mem::take(&mut ui.warnings);
+        let mut unreported = RunReport::default();
+        let report = match &mut result {
+            Ok(report) => report,
+            Err(error) => error.report_mut().unwrap_or(&mut unreported),
+        };
+        report.warnings = warnings;
+        let report = match &result {
+            Ok(report) => report,
+            Err(error) => error.report().unwrap_or(&unreported),
+        };
+        ui.run_finished(report, result.as_ref().err());
+        result
     }
 
     fn preview_of(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunPreview, Error> {
@@ -98,7 +128,7 @@ impl Engine {
         if !preview.status.pending.is_empty() && preview.status.refusal().is_none() {
             let checks = self.checks_of(Phase::PreRun, &preview.status.pending, true);
             preview.checks = checks.iter().map(|(name, _)| (*name).to_owned()).collect();
-            preview.check_failures = self.run_checks_of(checks, ui);
+            preview.check_failures = self.run_checks_of(Phase::PreRun, checks, ui);
             preview.checked = true;
             if !preview.check_failures.is_empty() {
                 tracing::error!(target: "upgrader", failed = preview.check_failures.len(), "pre-run checks failed, nothing applied");
@@ -169,6 +199,16 @@ impl Engine {
             return Ok(report);
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
+        let plan: Vec<PlannedUpgrade> = pending
+            .iter()
+            .map(|u| {
+                let estimate = preview
+                    .and_then(|p| p.expected.iter().find(|e| e.id == u.id))
+                    .map(|e| e.expected());
+                PlannedUpgrade::new(u.id, estimate)
+            })
+            .collect();
+        ui.run_planned(&plan);
         options.mode.allows(&pending)?;
         if options.mode.is_one_transaction() {
             return self.run_whole(options.mode, &pending, ui);
@@ -220,7 +260,7 @@ impl Engine {
         // `Engine::run`).
         let applied = &pending[..report.applied.len()];
         let checks = self.checks_of(Phase::PostRun, applied, report.stopped.is_none());
-        let failures = self.run_checks_of(checks, ui);
+        let failures = self.run_checks_of(Phase::PostRun, checks, ui);
         if !failures.is_empty() {
             return Err(Error::PostChecksFailed {
                 failures,

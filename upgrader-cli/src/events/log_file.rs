@@ -1,0 +1,239 @@
+//! The log file of the commands that change the database: one line per event, each starting with
+//! its time (RFC 3339, UTC), appended to the file and never truncated. Each line is written
+//! through at once, so a run that is killed keeps its log up to the moment it died.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use upgrader_core::{Backend, Phase, PlannedUpgrade};
+
+use super::json::timestamp;
+use super::{RunEnd, Sink, count};
+use crate::output::{duration, note, printable};
+use crate::refused::Refused;
+
+/// The log file. Its lines are kept in memory until the command reaches the database
+/// ([`LogFile::activate`]), then appended to the file, each written through at once: a command
+/// that fails before (a bad URL, a server that does not answer) changed nothing and leaves no log.
+#[derive(Debug)]
+pub(crate) struct LogFile {
+    path: PathBuf,
+    /// Open once the command reached the database.
+    file: Option<File>,
+    /// The lines written before that, with their times.
+    held: Vec<String>,
+    /// The running upgrade's position: `[3/8]`.
+    position: String,
+    /// The first write that failed: nothing more is written.
+    error: Option<std::io::Error>,
+}
+
+/// The log file could not be written after it was opened (a full disk): the run went on.
+#[derive(Debug)]
+pub(crate) struct LogFileError {
+    pub(crate) path: PathBuf,
+    pub(crate) source: std::io::Error,
+}
+
+impl std::fmt::Display for LogFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot write the log file {}: {}",
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl LogFile {
+    /// Checks that `path` can be appended to, before anything is done, leaving no file behind.
+    /// One that cannot (a directory, a missing parent, no permission) is refused when it was
+    /// asked for (`explicit`: the flag or the configuration), so the command changes nothing; the
+    /// default one is only warned about, and the command keeps no log.
+    pub(crate) fn open(path: &Path, explicit: bool) -> Result<Option<LogFile>, Refused> {
+        let existed = std::fs::symlink_metadata(path).is_ok();
+        let probe = OpenOptions::new().append(true).create(true).open(path);
+        match probe {
+            Ok(_) => {
+                if !existed {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            Err(e) if explicit => {
+                return Err(Refused::new(
+                    format!("cannot write the log file {}: {e}", path.display()),
+                    "give a file that can be written with --log-file PATH (or `log_file` in upgrader.toml), or keep no log with --log-file ''",
+                ));
+            }
+            Err(e) => {
+                note(&format!(
+                    "warning: cannot write the log file {}: {e}; no log is kept (choose one with --log-file PATH, or turn it off with --log-file '')",
+                    path.display()
+                ));
+                return Ok(None);
+            }
+        }
+        Ok(Some(LogFile {
+            path: path.to_path_buf(),
+            file: None,
+            held: Vec::new(),
+            position: String::new(),
+            error: None,
+        }))
+    }
+
+    /// The command reached the database: from now on its lines go to the file, the ones held
+    /// first.
+    pub(crate) fn activate(&mut self) {
+        if self.file.is_some() || self.error.is_some() {
+            return;
+        }
+        match OpenOptions::new().append(true).create(true).open(&self.path) {
+            Ok(file) => {
+                self.file = Some(file);
+                for line in std::mem::take(&mut self.held) {
+                    self.write(&line);
+                }
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Writes one line, with the time; a message over several lines keeps them, indented.
+    pub(crate) fn line(&mut self, text: &str) {
+        let text = printable(text).replace('\n', "\n    ");
+        let line = format!("{} {text}\n", timestamp());
+        if self.file.is_some() {
+            self.write(&line);
+        } else {
+            self.held.push(line);
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(file) = &mut self.file
+            && let Err(e) = file.write_all(line.as_bytes())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// The first write that failed, if any.
+    pub(crate) fn into_error(self) -> Option<LogFileError> {
+        let path = self.path;
+        self.error.map(|source| LogFileError { path, source })
+    }
+}
+
+/// The command line and who runs it: `run --yes-i-know (user alice, pid 4242 on build-7,
+/// upgrader 0.1.0)`.
+pub(crate) fn who(host: &crate::Host) -> String {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown host".into());
+    format!(
+        "{} (user {user}, pid {} on {}, {} {})",
+        args.join(" "),
+        std::process::id(),
+        machine.trim(),
+        host.name,
+        host.version
+    )
+}
+
+impl Sink for LogFile {
+    fn target(&mut self, database: &str, backend: Backend) {
+        self.line(&format!("database: {database} ({backend})"));
+    }
+
+    fn plan(&mut self, plan: &[PlannedUpgrade]) {
+        self.line(&format!("plan: {} to apply", count(plan.len(), "upgrade")));
+        for (i, upgrade) in plan.iter().enumerate() {
+            let estimate = upgrade.estimate.map_or_else(
+                || "no estimate".to_owned(),
+                |e| format!("estimated {}", duration(e)),
+            );
+            self.line(&format!(
+                "plan: [{}/{}] {} ({estimate})",
+                i + 1,
+                plan.len(),
+                upgrade.id
+            ));
+        }
+    }
+
+    fn check(&mut self, phase: Phase, check: &str, error: Option<&str>) {
+        let phase = match phase {
+            Phase::PostRun => "post-run",
+            _ => "pre-run",
+        };
+        match error {
+            None => self.line(&format!("{phase} check passed: {check}")),
+            Some(error) => self.line(&format!("{phase} check FAILED: {check}: {error}")),
+        }
+    }
+
+    fn started(&mut self, upgrade: &str, index: usize, total: usize) {
+        self.position = format!("[{}/{total}]", index + 1);
+        self.line(&format!("{} {upgrade} started", self.position));
+    }
+
+    fn log(&mut self, upgrade: &str, message: &str) {
+        self.line(&format!("{upgrade}: {message}"));
+    }
+
+    fn warning(&mut self, upgrade: &str, message: &str) {
+        self.line(&format!("{upgrade}: warning: {message}"));
+    }
+
+    fn finished(&mut self, upgrade: &str, ok: bool, elapsed: Duration) {
+        let outcome = if ok { "finished in" } else { "FAILED after" };
+        self.line(&format!(
+            "{} {upgrade} {outcome} {}",
+            self.position,
+            duration(elapsed)
+        ));
+    }
+
+    fn waiting(&mut self, holder: Option<&str>) {
+        self.line(&format!(
+            "waiting for another runner's lock{}",
+            holder.map(|h| format!(" ({h})")).unwrap_or_default()
+        ));
+    }
+
+    fn answered(&mut self, question: &str, answer: &str) {
+        self.line(&format!("question: {question} -> {answer}"));
+    }
+
+    fn end(&mut self, end: &RunEnd<'_>) {
+        let warnings = count(end.warnings.len(), "warning");
+        match &end.error {
+            None => self.line(&format!("done: {} applied, {warnings}", end.applied.len())),
+            Some(error) => {
+                let rolled_back = match end.failed_upgrade {
+                    Some((upgrade, true)) => format!(" ({upgrade}: its changes were rolled back)"),
+                    Some((upgrade, false)) => format!(" ({upgrade}: its changes were NOT rolled back)"),
+                    None => String::new(),
+                };
+                self.line(&format!(
+                    "failed: {} applied before the failure, {warnings}: {error}{rolled_back}",
+                    end.applied.len()
+                ));
+            }
+        }
+    }
+}
