@@ -4,6 +4,10 @@ use std::fmt;
 
 use crate::connection::{AnyConnection, Backend};
 
+mod batches;
+
+pub use batches::{Batch, Batches};
+
 /// The engine's window on the operator: the CLI implements it with a terminal, tests with a script.
 ///
 /// The core never prints; everything the operator sees goes through here.
@@ -57,6 +61,8 @@ pub struct Context<'a> {
     upgrade: &'a str,
     conn: &'a mut AnyConnection,
     ui: &'a mut dyn Interaction,
+    /// Set when the engine runs the upgrade outside a transaction: batched work is allowed.
+    batching: Option<batches::Batching>,
 }
 
 impl fmt::Debug for Context<'_> {
@@ -71,7 +77,12 @@ impl fmt::Debug for Context<'_> {
 impl<'a> Context<'a> {
     /// A context for `upgrade` (or a check's name) on `conn`, talking to `ui`.
     pub fn new(upgrade: &'a str, conn: &'a mut AnyConnection, ui: &'a mut dyn Interaction) -> Self {
-        Context { upgrade, conn, ui }
+        Context {
+            upgrade,
+            conn,
+            ui,
+            batching: None,
+        }
     }
 
     /// The id of the upgrade being run (or the name of the check).

@@ -66,7 +66,7 @@ pub use connection::PgConnection;
 #[cfg(feature = "sqlite")]
 pub use connection::SqliteConnection;
 pub use connection::{AnyConnection, Backend};
-pub use context::{Context, Interaction, Unattended};
+pub use context::{Batch, Batches, Context, Interaction, Unattended};
 pub use engine::{
     AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
     RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
@@ -75,7 +75,7 @@ pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
 };
-pub use history::HistoryTable;
+pub use history::{Checkpoint, HistoryTable};
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde_json::json;
 
-use crate::commands::ghost;
+use crate::commands::{checkpoint_json, ghost, how};
 use crate::output::{self, data_line, duration, note};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
@@ -40,7 +40,10 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
         let pending: Vec<_> = report
             .estimates
             .iter()
-            .map(|(id, e)| json!({"upgrade": id, "estimate_secs": e.map(|e| e.as_secs_f64())}))
+            .map(|(id, e)| {
+                let transaction = engine.registry().get(id).is_none_or(|u| u.transactional());
+                json!({"upgrade": id, "estimate_secs": e.map(|e| e.as_secs_f64()), "transaction": transaction, "checkpoint": status.checkpoint(id).map(checkpoint_json)})
+            })
             .collect();
         output::json(&json!({
             "ok": errors.is_empty(),
@@ -58,7 +61,10 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
             duration(report.total_estimate())
         ))?;
         for (id, _) in &report.estimates {
-            data_line(&format!("  {id}"))?;
+            match engine.registry().get(id).and_then(|u| how(u, status)) {
+                Some(how) => data_line(&format!("  {id} ({how})"))?,
+                None => data_line(&format!("  {id}"))?,
+            }
         }
         // Warnings and problems are not data: stderr, so stdout stays the report.
         for warning in &warnings {

@@ -3,12 +3,14 @@
 mod check;
 mod explain;
 mod graph;
+mod large;
 mod repair;
 mod run;
 mod show;
 mod status;
 
 pub(crate) use check::check;
+pub(crate) use large::{checkpoint_json, how};
 pub(crate) use explain::explain;
 pub(crate) use graph::show_graph;
 pub(crate) use repair::{mark, populate, resolve};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::commands::{applied_at, timestamp, warn_ghosts};
+use crate::commands::{applied_at, checkpoint_json, how, timestamp, warn_ghosts};
 use crate::output::{self, data, duration, first_line, note, table};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
@@ -59,7 +59,7 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
             .pending
             .iter()
             .zip(&estimates)
-            .map(|(u, (_, e))| json!({"upgrade": u.id(), "info": u.info(), "estimate_secs": e.map(|e| e.as_secs_f64()), "depends_on": u.depends_on()}))
+            .map(|(u, (_, e))| json!({"upgrade": u.id(), "info": u.info(), "estimate_secs": e.map(|e| e.as_secs_f64()), "depends_on": u.depends_on(), "transaction": u.transactional(), "checkpoint": status.checkpoint(u.id()).map(checkpoint_json)}))
             .collect();
         let interrupted: Vec<_> = status
             .interrupted
@@ -87,7 +87,10 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
             vec![
                 u.id().to_owned(),
                 e.map_or("-".into(), duration),
-                first_line(u.info()).to_owned(),
+                match how(u, &status) {
+                    Some(how) => format!("({how}) {}", first_line(u.info())),
+                    None => first_line(u.info()).to_owned(),
+                },
             ]
         })
         .collect();

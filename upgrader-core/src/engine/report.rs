@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{CheckFailure, Error};
-use crate::history::{AppliedRecord, InProgress};
+use crate::history::{AppliedRecord, Checkpoint, InProgress};
 use crate::upgrade::Upgrade;
 
 /// How `run` behaves.
@@ -92,6 +92,16 @@ pub struct Status {
     pub interrupted: Vec<InProgress>,
     /// Upgrades another runner is applying right now (it holds the lock), with who it is.
     pub running: Vec<(InProgress, String)>,
+    /// Pending batched upgrades that committed batches: the next run resumes each after its
+    /// checkpoint (they are not interrupted).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Status {
+    /// The checkpoint a pending batched upgrade resumes at, if it has one.
+    pub fn checkpoint(&self, id: &str) -> Option<&Checkpoint> {
+        self.checkpoints.iter().find(|c| c.upgrade == id)
+    }
 }
 
 impl Status {
