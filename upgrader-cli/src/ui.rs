@@ -66,8 +66,9 @@ impl Interaction for TerminalUi {
 
     fn log(&mut self, upgrade: &str, message: &str) {
         match self.bars.get(upgrade) {
-            Some(bar) => bar.println(format!("  {}", crate::output::printable(message))),
-            None => note(&format!("  {message}")),
+            // A hidden bar (stderr is not a terminal) would drop the line.
+            Some(bar) if !bar.is_hidden() => bar.println(format!("  {}", crate::output::printable(message))),
+            _ => note(&format!("  {message}")),
         }
     }
 

@@ -47,7 +47,7 @@ impl Engine {
             return Err(match checkpoint::read(&mut self.conn, &self.history, upgrade.id) {
                 Ok(Some(saved)) => Failure {
                     reason: format!(
-                        "{reason}; the batch it was doing was rolled back, the {} rows before it stay committed and the next run resumes after them",
+                        "{reason}; the batch in flight was rolled back, the {} rows of the batches before it stay committed and the next run resumes after them",
                         saved.progress()
                     ),
                     rolled_back: true,
