@@ -54,7 +54,12 @@ fn applied(db: &TestDb) -> Vec<(String, String)> {
     let out = succeeds(large(db).args(["show", "applied", "--json"]));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     rows.iter()
-        .map(|r| (r["upgrade"].as_str().unwrap().to_owned(), r["method"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["upgrade"].as_str().unwrap().to_owned(),
+                r["method"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -102,7 +107,10 @@ fn kill_in_the_index_upgrade(db: &TestDb) {
     run.finish();
     wait_for_the_server_to_drop_the_lock(db);
     assert!(index_exists(db), "created outside a transaction, the index stays");
-    assert_eq!(applied(db), [("large_2024_01_01_items".to_owned(), "run".to_owned())]);
+    assert_eq!(
+        applied(db),
+        [("large_2024_01_01_items".to_owned(), "run".to_owned())]
+    );
     let pending = output(large(db).args(["show", "pending"]));
     assert!(
         text(&pending.stderr).contains(&format!("interrupted: `{INDEX}` started at ")),
@@ -132,7 +140,9 @@ fn kill_in_the_index_upgrade(db: &TestDb) {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("hint: inspect the database, then `upgrader-large resolve {INDEX} --retry`")),
+        stderr.contains(&format!(
+            "hint: inspect the database, then `upgrader-large resolve {INDEX} --retry`"
+        )),
         "{stderr}"
     );
     assert_eq!(db.snapshot(), before, "the refused run changed nothing");
@@ -157,13 +167,23 @@ fn killed_outside_a_transaction_is_interrupted_and_mark_applied_records_it(db: &
     succeeds(large(db).args(["resolve", INDEX, "--mark-applied", "--yes-i-know"]));
     succeeds(large(db).args(["run", "--yes-i-know"]));
     let applied = applied(db);
-    assert!(applied.contains(&(INDEX.to_owned(), "resolve".to_owned())), "{applied:?}");
-    assert!(applied.contains(&(FILL.to_owned(), "run".to_owned())), "{applied:?}");
+    assert!(
+        applied.contains(&(INDEX.to_owned(), "resolve".to_owned())),
+        "{applied:?}"
+    );
+    assert!(
+        applied.contains(&(FILL.to_owned(), "run".to_owned())),
+        "{applied:?}"
+    );
     assert_eq!(count(db, "SELECT COUNT(*) AS value FROM upgrade_in_progress"), 0);
 }
 
 fn failing_outside_a_transaction_is_not_reported_rolled_back(db: &TestDb) {
-    let out = output(large(db).args(["run", "--yes-i-know"]).env("UPGRADER_TEST_FAIL", "1"));
+    let out = output(
+        large(db)
+            .args(["run", "--yes-i-know"])
+            .env("UPGRADER_TEST_FAIL", "1"),
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
@@ -178,7 +198,10 @@ fn failing_outside_a_transaction_is_not_reported_rolled_back(db: &TestDb) {
     assert!(index_exists(db), "not rolled back");
     let json = pending_json(db);
     assert_eq!(json["interrupted"][0]["upgrade"], INDEX, "{json}");
-    assert_eq!(json["interrupted"][0]["error"], "the index fixture was told to fail", "{json}");
+    assert_eq!(
+        json["interrupted"][0]["error"], "the index fixture was told to fail",
+        "{json}"
+    );
 }
 
 fn pending_upgrades_outside_a_transaction_are_named_by_show_pending_and_check(db: &TestDb) {
@@ -186,8 +209,14 @@ fn pending_upgrades_outside_a_transaction_are_named_by_show_pending_and_check(db
     let out = succeeds(large(db).args(["show", "pending"]));
     let stdout = text(&out.stdout);
     let line = |id: &str| stdout.lines().find(|l| l.starts_with(id)).unwrap().to_owned();
-    assert!(!line("large_2024_01_01_items").contains("outside a transaction"), "{stdout}");
-    assert!(line(INDEX).contains("(outside a transaction) Index `items.n`"), "{stdout}");
+    assert!(
+        !line("large_2024_01_01_items").contains("outside a transaction"),
+        "{stdout}"
+    );
+    assert!(
+        line(INDEX).contains("(outside a transaction) Index `items.n`"),
+        "{stdout}"
+    );
     assert!(line(FILL).contains("(outside a transaction) Fill"), "{stdout}");
     let json = pending_json(db);
     let flags: Vec<bool> = json["pending"]
@@ -200,7 +229,10 @@ fn pending_upgrades_outside_a_transaction_are_named_by_show_pending_and_check(db
     let out = succeeds(large(db).arg("check"));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("\n  large_2024_01_01_items\n"), "{stdout}");
-    assert!(stdout.contains(&format!("\n  {INDEX} (outside a transaction)\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\n  {INDEX} (outside a transaction)\n")),
+        "{stdout}"
+    );
     let out = succeeds(large(db).args(["check", "--json"]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["pending"][1]["transaction"], false, "{json}");
@@ -285,9 +317,17 @@ fn batched_backfill_killed_half_way_resumes_and_redoes_at_most_one_batch(db: &Te
     };
     let resumes = format!("resumes at {} of 1,000,000 rows", thousands(done));
     let out = succeeds(large(db).args(["show", "pending"]));
-    assert!(text(&out.stdout).contains(&format!("({resumes}) Fill")), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&format!("({resumes}) Fill")),
+        "{}",
+        text(&out.stdout)
+    );
     let out = succeeds(large(db).arg("check"));
-    assert!(text(&out.stdout).contains(&format!("  {FILL} ({resumes})\n")), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&format!("  {FILL} ({resumes})\n")),
+        "{}",
+        text(&out.stdout)
+    );
     let status = output(large(db).arg("status"));
     assert_eq!(status.status.code(), Some(3), "pending, not interrupted");
 
@@ -299,7 +339,13 @@ fn batched_backfill_killed_half_way_resumes_and_redoes_at_most_one_batch(db: &Te
 
     // Correct data, every row done exactly once by a committed batch.
     assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items"), ROWS);
-    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items WHERE doubled = 2 * n AND touched = 1"), ROWS);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) AS value FROM items WHERE doubled = 2 * n AND touched = 1"
+        ),
+        ROWS
+    );
     assert!(applied(db).contains(&(FILL.to_owned(), "run".to_owned())));
     assert_eq!(count(db, "SELECT COUNT(*) AS value FROM upgrade_checkpoint"), 0);
     assert_eq!(count(db, "SELECT COUNT(*) AS value FROM upgrade_in_progress"), 0);
@@ -315,7 +361,10 @@ fn batched_backfill_killed_half_way_resumes_and_redoes_at_most_one_batch(db: &Te
         cursors.len(),
         distinct.len()
     );
-    assert_eq!(cursors[batches_before], done, "the second run started after the checkpoint");
+    assert_eq!(
+        cursors[batches_before], done,
+        "the second run started after the checkpoint"
+    );
 }
 
 fn small_failed_backfill(db: &TestDb) -> std::path::PathBuf {
@@ -339,7 +388,10 @@ fn small_failed_backfill(db: &TestDb) -> std::path::PathBuf {
 fn failed_batch_resumes_at_its_checkpoint(db: &TestDb) {
     let log = small_failed_backfill(db);
     assert_eq!(rows_done(db), Some(500));
-    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 1"), 500);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 1"),
+        500
+    );
     let json = pending_json(db);
     assert_eq!(json["interrupted"], serde_json::json!([]), "{json}");
     let out = succeeds(large(db).arg("check"));
@@ -348,8 +400,18 @@ fn failed_batch_resumes_at_its_checkpoint(db: &TestDb) {
         "{}",
         text(&out.stdout)
     );
-    succeeds(large(db).args(["run", "--yes-i-know"]).env("UPGRADER_TEST_BATCH_LOG", &log));
-    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items WHERE doubled = 2 * n AND touched = 1"), 1000);
+    succeeds(
+        large(db)
+            .args(["run", "--yes-i-know"])
+            .env("UPGRADER_TEST_BATCH_LOG", &log),
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) AS value FROM items WHERE doubled = 2 * n AND touched = 1"
+        ),
+        1000
+    );
     let cursors = batch_log(&log);
     assert_eq!(
         cursors,
@@ -365,27 +427,46 @@ fn mark_pending_clears_the_checkpoint(db: &TestDb) {
     succeeds(large(db).args(["mark", FILL, "--pending", "--yes-i-know"]));
     assert_eq!(rows_done(db), None);
     assert_eq!(count(db, "SELECT COUNT(*) AS value FROM upgrade_in_progress"), 0);
-    assert_eq!(pending_json(db)["pending"][0]["checkpoint"], serde_json::Value::Null);
+    assert_eq!(
+        pending_json(db)["pending"][0]["checkpoint"],
+        serde_json::Value::Null
+    );
     // It starts again from the first batch.
     succeeds(large(db).args(["run", "--yes-i-know"]));
-    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 2"), 500);
-    assert_eq!(count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 1"), 500);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 2"),
+        500
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 1"),
+        500
+    );
 }
 
 fn batched_inside(ctx: &mut Context) -> upgrader_core::Result<()> {
-    ctx.batches(upgrader_core::Batches::after(0), |_, _| Ok(upgrader_core::Batch::Last { rows: 0 }))?;
+    ctx.batches(upgrader_core::Batches::after(0), |_, _| {
+        Ok(upgrader_core::Batch::Last { rows: 0 })
+    })?;
     Ok(())
 }
 
 fn batches_refused_inside_the_engines_transaction(db: &TestDb) {
     let registry = Registry::new(
-        [Upgrade::new("batch_2024_01_01_inside", "Batches without `transaction = false`.", batched_inside)],
+        [Upgrade::new(
+            "batch_2024_01_01_inside",
+            "Batches without `transaction = false`.",
+            batched_inside,
+        )],
         [],
     );
     let mut engine = Engine::open(&db.database_url(), registry, None).unwrap();
-    let err = engine.run(&mut Unattended::default(), &RunOptions::default()).unwrap_err();
+    let err = engine
+        .run(&mut Unattended::default(), &RunOptions::default())
+        .unwrap_err();
     assert!(
-        err.to_string().contains("batched work commits batch by batch: declare the upgrade `#[upgrade(..., transaction = false)]`"),
+        err.to_string().contains(
+            "batched work commits batch by batch: declare the upgrade `#[upgrade(..., transaction = false)]`"
+        ),
         "{err}"
     );
     assert!(engine.applied().unwrap().is_empty());
@@ -424,7 +505,10 @@ fn postgres_create_index_concurrently_runs_only_outside_a_transaction() {
     let report = run(index.with_transaction(false)).unwrap();
     assert_eq!(report.applied_ids(), ["items_2024_01_02_index"]);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) AS value FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'items_n' AND i.indisvalid"),
+        count(
+            &db,
+            "SELECT COUNT(*) AS value FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'items_n' AND i.indisvalid"
+        ),
         1,
         "a valid index"
     );

@@ -29,10 +29,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_migrations::MigrationHarness;
 
+pub use self::checkpoint::Checkpoint;
 use self::layout::Layout;
 use self::migrations::HistoryMigrations;
 use self::sql::{in_utc, quoted};
-pub use self::checkpoint::Checkpoint;
 pub use self::table::HistoryTable;
 pub(crate) use self::write::{Record, clear_started, forget, mark_failed, mark_started, record, record_all};
 use crate::connection::{AnyConnection, with_conn};

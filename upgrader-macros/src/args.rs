@@ -98,7 +98,11 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
 
 /// `transaction = true | false`. A missing or malformed value is recorded in `errors` under the
 /// offending token (the name when there is no value) and skipped, so parsing goes on.
-fn parse_transaction(input: ParseStream<'_>, name: &Ident, errors: &mut Errors) -> syn::Result<Option<LitBool>> {
+fn parse_transaction(
+    input: ParseStream<'_>,
+    name: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitBool>> {
     if input.is_empty() || input.peek(Token![,]) {
         errors.push(syn::Error::new_spanned(
             name,
@@ -193,17 +197,35 @@ mod tests {
     fn transaction_takes_a_bool() {
         let args = parse(quote!(transaction = false, depends_on = [a_2024_01_01_x])).unwrap();
         assert!(!args.transaction.unwrap().value);
-        assert!(parse(quote!(transaction = true)).unwrap().transaction.unwrap().value);
+        assert!(
+            parse(quote!(transaction = true))
+                .unwrap()
+                .transaction
+                .unwrap()
+                .value
+        );
         assert!(parse(quote!()).unwrap().transaction.is_none());
     }
 
     #[test]
     fn a_malformed_transaction_is_reported_with_the_other_mistakes() {
         for (tokens, first) in [
-            (quote!(transaction = "no", colour = 1), "`transaction` takes `true` or `false`"),
-            (quote!(transaction = 1, colour = 1), "`transaction` takes `true` or `false`"),
-            (quote!(transaction = no, colour = 1), "`transaction` takes `true` or `false`"),
-            (quote!(transaction = !false, colour = 1), "`transaction` takes `true` or `false`"),
+            (
+                quote!(transaction = "no", colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = 1, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = no, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = !false, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
             (quote!(transaction, colour = 1), "`transaction` needs a value"),
         ] {
             let messages: Vec<String> = parse(tokens.clone())
@@ -214,9 +236,14 @@ mod tests {
                 .collect();
             assert_eq!(messages.len(), 2, "{tokens}: {messages:?}");
             assert!(messages[0].starts_with(first), "{tokens}: {messages:?}");
-            assert!(messages[1].starts_with("unknown argument `colour`"), "{messages:?}");
+            assert!(
+                messages[1].starts_with("unknown argument `colour`"),
+                "{messages:?}"
+            );
         }
-        let err = parse(quote!(transaction = false, transaction = false)).err().unwrap();
+        let err = parse(quote!(transaction = false, transaction = false))
+            .err()
+            .unwrap();
         assert_eq!(err.to_string(), "duplicate argument `transaction`");
     }
 

@@ -17,7 +17,9 @@ pub fn accounts_2024_07_02_fill_email_domain(ctx: &mut Context) -> Result<()> {
         _ => "lower(substr(email, instr(email, '@') + 1))",
     };
     // Read again when a run resumes: both are safe to run twice.
-    let last = ctx.query_i64("SELECT COALESCE(MAX(id), 0) AS value FROM users")?.unwrap_or(0);
+    let last = ctx
+        .query_i64("SELECT COALESCE(MAX(id), 0) AS value FROM users")?
+        .unwrap_or(0);
     let users = ctx.query_i64("SELECT COUNT(*) AS value FROM users")?.unwrap_or(0);
     let work = Batches::after(0)
         .total(users.unsigned_abs())

@@ -9,7 +9,10 @@ use std::time::Duration;
 use upgrader_core::{Backend, Batch, Batches, Context, Result, upgrade};
 
 fn env_i64(name: &str, default: i64) -> i64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Create `items` with `$UPGRADER_TEST_ROWS` rows (default 1,000), ids 1 to that, `n` = id.
@@ -28,7 +31,9 @@ fn large_2024_01_01_items(ctx: &mut Context) -> Result<()> {
         places += 1;
     }
     let from: Vec<String> = (0..places).map(|i| format!("large_digits d{i}")).collect();
-    let number: Vec<String> = (0..places).map(|i| format!("d{i}.d * {}", 10_i64.pow(i))).collect();
+    let number: Vec<String> = (0..places)
+        .map(|i| format!("d{i}.d * {}", 10_i64.pow(i)))
+        .collect();
     let number = number.join(" + ");
     ctx.execute(&format!(
         "INSERT INTO items (id, n) SELECT {number} + 1, {number} + 1 FROM {} WHERE {number} < {rows}",
@@ -42,7 +47,11 @@ fn large_2024_01_01_items(ctx: &mut Context) -> Result<()> {
 /// `$UPGRADER_TEST_SLEEP_MS` after (to be killed), fails when `$UPGRADER_TEST_FAIL` is set.
 #[upgrade(depends_on = [large_2024_01_01_items], transaction = false)]
 fn large_2024_01_02_index(ctx: &mut Context) -> Result<()> {
-    let concurrently = if ctx.backend() == Backend::Postgres { "CONCURRENTLY " } else { "" };
+    let concurrently = if ctx.backend() == Backend::Postgres {
+        "CONCURRENTLY "
+    } else {
+        ""
+    };
     ctx.execute(&format!("CREATE INDEX {concurrently}items_n ON items (n)"))?;
     let ms = env_i64("UPGRADER_TEST_SLEEP_MS", 0);
     if ms > 0 {
@@ -69,7 +78,9 @@ fn large_2024_01_03_fill_doubled(ctx: &mut Context) -> Result<()> {
         Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
         None => None,
     };
-    let last = ctx.query_i64("SELECT COALESCE(MAX(id), 0) AS value FROM items")?.unwrap_or(0);
+    let last = ctx
+        .query_i64("SELECT COALESCE(MAX(id), 0) AS value FROM items")?
+        .unwrap_or(0);
     let rows = ctx.query_i64("SELECT COUNT(*) AS value FROM items")?.unwrap_or(0);
     let work = Batches::after(0).total(rows.unsigned_abs()).pause(pause);
     ctx.batches(work, |ctx, after| {
@@ -84,7 +95,11 @@ fn large_2024_01_03_fill_doubled(ctx: &mut Context) -> Result<()> {
             return Err(format!("the batch after {after} was told to fail").into());
         }
         let rows = done as u64;
-        Ok(if to >= last { Batch::Last { rows } } else { Batch::Next { cursor: to, rows } })
+        Ok(if to >= last {
+            Batch::Last { rows }
+        } else {
+            Batch::Next { cursor: to, rows }
+        })
     })?;
     Ok(())
 }

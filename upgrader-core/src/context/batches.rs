@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::Context;
-use crate::history::checkpoint::{self, Checkpoint, thousands};
 use crate::history::HistoryTable;
+use crate::history::checkpoint::{self, Checkpoint, thousands};
 use crate::upgrade::Result;
 
 /// How an upgrade's batched work goes: where its cursor starts, how many rows there are (for

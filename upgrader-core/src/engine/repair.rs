@@ -40,7 +40,10 @@ impl<'a> Edits<'a> {
     }
 
     fn is_empty(&self) -> bool {
-        self.record.is_empty() && self.forget.is_empty() && self.clear.is_empty() && self.checkpoints.is_empty()
+        self.record.is_empty()
+            && self.forget.is_empty()
+            && self.clear.is_empty()
+            && self.checkpoints.is_empty()
     }
 }
 
@@ -141,7 +144,9 @@ impl Engine {
                     });
                 }
                 for one in std::iter::once(id).chain(dependents) {
-                    if (recorded.contains(one) || interrupted.contains(one) || status.checkpoint(one).is_some())
+                    if (recorded.contains(one)
+                        || interrupted.contains(one)
+                        || status.checkpoint(one).is_some())
                         && !changed.iter().any(|c| c == one)
                     {
                         changed.push(one.to_owned());

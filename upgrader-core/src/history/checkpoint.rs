@@ -37,7 +37,13 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// A checkpoint of `upgrade`, now.
-    pub(crate) fn new(upgrade: &str, resume_after: i64, rows_done: i64, rows_total: Option<i64>, finished: bool) -> Self {
+    pub(crate) fn new(
+        upgrade: &str,
+        resume_after: i64,
+        rows_done: i64,
+        rows_total: Option<i64>,
+        finished: bool,
+    ) -> Self {
         Checkpoint {
             upgrade: upgrade.to_owned(),
             resume_after,
@@ -75,7 +81,8 @@ pub(crate) fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-const COLUMNS: &str = "\"upgrade\", \"resume_after\", \"rows_done\", \"rows_total\", \"finished\", \"updated\"";
+const COLUMNS: &str =
+    "\"upgrade\", \"resume_after\", \"rows_done\", \"rows_total\", \"finished\", \"updated\"";
 
 /// Every checkpoint, by upgrade. None when the table is not there: a history set up before
 /// batched upgrades existed, where none can have run.
@@ -90,7 +97,11 @@ pub(crate) fn read_all(conn: &mut AnyConnection, table: &HistoryTable) -> Result
 }
 
 /// The checkpoint of `id`, if it has one. Call it after the history is set up.
-pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable, id: &str) -> Result<Option<Checkpoint>, Error> {
+pub(crate) fn read(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    id: &str,
+) -> Result<Option<Checkpoint>, Error> {
     let name = table.checkpoint();
     let sql = format!("SELECT {COLUMNS} FROM {} WHERE \"upgrade\" = ?", quoted(&name));
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
@@ -100,7 +111,11 @@ pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable, id: &str) -> 
 }
 
 /// Writes `checkpoint` in place of the upgrade's previous one.
-pub(crate) fn save(conn: &mut AnyConnection, table: &HistoryTable, checkpoint: &Checkpoint) -> Result<(), Error> {
+pub(crate) fn save(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    checkpoint: &Checkpoint,
+) -> Result<(), Error> {
     clear(conn, table, &checkpoint.upgrade)?;
     let sql = format!(
         "INSERT INTO {} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -114,13 +129,18 @@ pub(crate) fn save(conn: &mut AnyConnection, table: &HistoryTable, checkpoint: &
         .bind::<SmallInt, _>(checkpoint.finished)
         .bind::<Timestamp, _>(checkpoint.updated);
     let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
-    done.map(|_| ())
-        .map_err(Error::db(format!("recording the checkpoint of `{}`", checkpoint.upgrade)))
+    done.map(|_| ()).map_err(Error::db(format!(
+        "recording the checkpoint of `{}`",
+        checkpoint.upgrade
+    )))
 }
 
 /// Removes the checkpoint of `id` (there may be none).
 pub(crate) fn clear(conn: &mut AnyConnection, table: &HistoryTable, id: &str) -> Result<(), Error> {
-    let sql = format!("DELETE FROM {} WHERE \"upgrade\" = ?", quoted(&table.checkpoint()));
+    let sql = format!(
+        "DELETE FROM {} WHERE \"upgrade\" = ?",
+        quoted(&table.checkpoint())
+    );
     let query = bind_query(conn.backend(), &sql).bind::<Text, _>(id);
     let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
     done.map(|_| ())

@@ -44,21 +44,23 @@ impl Engine {
             let _ = self.conn.rollback();
             let reason = self.describe(reason);
             let _ = history::mark_failed(&mut self.conn, &self.history, upgrade.id, &reason);
-            return Err(match checkpoint::read(&mut self.conn, &self.history, upgrade.id) {
-                Ok(Some(saved)) => Failure {
-                    reason: format!(
-                        "{reason}; the batch in flight was rolled back, the {} rows of the batches before it stay committed and the next run resumes after them",
-                        saved.progress()
-                    ),
-                    rolled_back: true,
+            return Err(
+                match checkpoint::read(&mut self.conn, &self.history, upgrade.id) {
+                    Ok(Some(saved)) => Failure {
+                        reason: format!(
+                            "{reason}; the batch in flight was rolled back, the {} rows of the batches before it stay committed and the next run resumes after them",
+                            saved.progress()
+                        ),
+                        rolled_back: true,
+                    },
+                    _ => Failure {
+                        reason: format!(
+                            "{reason}; it ran outside a transaction, so what it did before failing stays"
+                        ),
+                        rolled_back: false,
+                    },
                 },
-                _ => Failure {
-                    reason: format!(
-                        "{reason}; it ran outside a transaction, so what it did before failing stays"
-                    ),
-                    rolled_back: false,
-                },
-            });
+            );
         }
         let history = &self.history;
         let recorded = self.conn.transaction(|conn| {
