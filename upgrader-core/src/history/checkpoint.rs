@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamp};
 
 use super::sql::{bind_query, quoted};
-use super::{HistoryTable, catalog, now};
+use super::{HistoryTable, now};
 use crate::connection::{AnyConnection, with_conn};
 use crate::error::Error;
 
@@ -88,8 +88,10 @@ const COLUMNS: &str =
 /// batched upgrades existed, where none can have run.
 pub(crate) fn read_all(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<Checkpoint>, Error> {
     let name = table.checkpoint();
-    if catalog::relation(conn, &name)?.is_none() {
-        return Ok(Vec::new());
+    match conn.table_exists(&name) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Vec::new()),
+        Err(cause) => return Err(Error::unreadable(name, cause)),
     }
     let sql = format!("SELECT {COLUMNS} FROM {} ORDER BY \"upgrade\"", quoted(&name));
     let rows: QueryResult<Vec<Checkpoint>> = with_conn!(conn, c => diesel::sql_query(&sql).load(c));
