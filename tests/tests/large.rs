@@ -290,7 +290,7 @@ fn batched_backfill_killed_half_way_resumes_and_redoes_at_most_one_batch(db: &Te
     child.wait().unwrap();
     wait_for_the_server_to_drop_the_lock(db);
     let done = rows_done(db).unwrap();
-    assert!(done >= ROWS / 2 && done < ROWS, "killed part-way: {done}");
+    assert!((ROWS / 2..ROWS).contains(&done), "killed part-way: {done}");
     assert_eq!(done % BATCH, 0, "a checkpoint is at a batch's end");
     assert_eq!(
         count(db, "SELECT COUNT(*) AS value FROM items WHERE touched = 1"),
@@ -308,7 +308,7 @@ fn batched_backfill_killed_half_way_resumes_and_redoes_at_most_one_batch(db: &Te
         let s = n.to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
