@@ -91,7 +91,8 @@ impl<'a> Context<'a> {
     }
 
     /// The database connection. For diesel's typed queries, match on it: each arm is that
-    /// backend's own diesel connection. The engine has opened a transaction around the upgrade.
+    /// backend's own diesel connection. The engine has opened a transaction around the upgrade
+    /// (unless it is declared `transaction = false`).
     /// A variant exists when its backend's feature is on: a crate that matches on them turns on
     /// the features it names (`upgrader-core = { version = "0.1", features = ["sqlite"] }`).
     ///

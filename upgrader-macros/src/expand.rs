@@ -305,6 +305,29 @@ mod tests {
     }
 
     #[test]
+    fn only_transaction_false_is_passed_on() {
+        let out = |args: TokenStream| {
+            expand(args, UPGRADE.parse().unwrap())
+                .to_string()
+                .replace(' ', "")
+        };
+        assert!(out(quote!(transaction = false)).contains(".with_transaction(false)"));
+        assert!(!out(quote!(transaction = true)).contains("with_transaction"));
+        assert!(!out(quote!()).contains("with_transaction"));
+        let checksum = |args: TokenStream| {
+            let out = out(args);
+            let start = out.find(".with_checksum(\"").unwrap();
+            out[start..start + 40].to_owned()
+        };
+        assert_eq!(
+            checksum(quote!(transaction = true)),
+            checksum(quote!()),
+            "the default"
+        );
+        assert_ne!(checksum(quote!(transaction = false)), checksum(quote!()));
+    }
+
+    #[test]
     fn generated_code_names_only_upgrader_core_private() {
         let mut tokens = Vec::new();
         flatten(
