@@ -147,6 +147,7 @@ impl<'a> Context<'a> {
         };
         let started = Instant::now();
         let rows_before = rows;
+        let mut logged = started;
         loop {
             self.conn.begin()?;
             let done = batch(self, cursor).and_then(|step| {
@@ -175,6 +176,11 @@ impl<'a> Context<'a> {
             if last {
                 break;
             }
+            // Where it stands, now and then, for logs that have no progress bar.
+            if logged.elapsed() >= PROGRESS_EVERY {
+                logged = Instant::now();
+                self.log(progress_line(rows, total, rows - rows_before, started.elapsed()));
+            }
             if !batches.pause.is_zero() {
                 std::thread::sleep(batches.pause);
             }
@@ -187,8 +193,82 @@ impl<'a> Context<'a> {
             thousands(rows),
             thousands(this_run),
             elapsed.as_secs_f64(),
-            thousands((this_run as f64 / elapsed.as_secs_f64().max(0.001)) as i64)
+            thousands(rate(this_run, elapsed) as i64)
         ));
         Ok(rows.unsigned_abs())
+    }
+}
+
+/// How often batched work logs where it stands.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Rows per second.
+fn rate(rows: i64, elapsed: Duration) -> f64 {
+    rows as f64 / elapsed.as_secs_f64().max(0.001)
+}
+
+/// `41,000,000 of 50,000,000 rows (82%), 12,000 rows/s, about 12m30s left`.
+fn progress_line(rows: i64, total: Option<i64>, this_run: i64, elapsed: Duration) -> String {
+    let rate = rate(this_run, elapsed);
+    match total {
+        Some(total) if total > 0 && this_run > 0 => {
+            let left = (total - rows).max(0) as f64 / rate.max(0.001);
+            format!(
+                "{} of {} rows ({}%), {} rows/s, about {} left",
+                thousands(rows),
+                thousands(total),
+                rows.saturating_mul(100) / total,
+                thousands(rate as i64),
+                human(Duration::from_secs_f64(left.min(1e9)))
+            )
+        }
+        Some(total) => format!(
+            "{} of {} rows, none by this run yet",
+            thousands(rows),
+            thousands(total)
+        ),
+        None => format!("{} rows, {} rows/s", thousands(rows), thousands(rate as i64)),
+    }
+}
+
+/// `3h05m`, `12m30s`, `45s`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::progress_line;
+
+    #[test]
+    fn progress_says_rows_rate_and_time_left() {
+        assert_eq!(
+            progress_line(
+                41_000_000,
+                Some(50_000_000),
+                12_000_000,
+                Duration::from_secs(1000)
+            ),
+            "41,000,000 of 50,000,000 rows (82%), 12,000 rows/s, about 12m30s left"
+        );
+        assert_eq!(
+            progress_line(500, Some(1_000), 0, Duration::from_secs(10)),
+            "500 of 1,000 rows, none by this run yet"
+        );
+        assert_eq!(
+            progress_line(7_200, None, 7_200, Duration::from_secs(2)),
+            "7,200 rows, 3,600 rows/s"
+        );
+        assert_eq!(
+            progress_line(100, Some(3_600_100), 100, Duration::from_secs(1)),
+            "100 of 3,600,100 rows (0%), 100 rows/s, about 10h00m left"
+        );
     }
 }
