@@ -194,6 +194,10 @@ fn failing_outside_a_transaction_is_not_reported_rolled_back(db: &TestDb) {
         )
     );
     assert!(!stderr.contains("rolled back"), "{stderr}");
+    assert!(
+        stderr.contains("(outside a transaction) Index `items.n`"),
+        "the plan says so: {stderr}"
+    );
     assert!(stderr.contains(&format!("resolve {INDEX} --retry")), "{stderr}");
     assert!(index_exists(db), "not rolled back");
     let json = pending_json(db);
@@ -400,10 +404,19 @@ fn failed_batch_resumes_at_its_checkpoint(db: &TestDb) {
         "{}",
         text(&out.stdout)
     );
-    succeeds(
+    let out = succeeds(
         large(db)
             .args(["run", "--yes-i-know"])
             .env("UPGRADER_TEST_BATCH_LOG", &log),
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("(resumes at 500 of 1,000 rows) Fill"),
+        "the plan says so: {stderr}"
+    );
+    assert!(
+        stderr.contains("  resuming at 500 of 1,000 rows, after 500\n"),
+        "{stderr}"
     );
     assert_eq!(
         count(

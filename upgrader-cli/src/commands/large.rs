@@ -15,6 +15,16 @@ pub(crate) fn how(upgrade: &Upgrade, status: &Status) -> Option<String> {
     }
 }
 
+/// The first line of the upgrade's doc comment, after [`how`] it runs when that says anything:
+/// the plan's `WHAT IT DOES` column.
+pub(crate) fn summary(upgrade: &Upgrade, status: &Status) -> String {
+    let info = crate::output::first_line(upgrade.info());
+    match how(upgrade, status) {
+        Some(how) => format!("({how}) {info}"),
+        None => info.to_owned(),
+    }
+}
+
 /// A checkpoint in `--json` output.
 pub(crate) fn checkpoint_json(checkpoint: &Checkpoint) -> Value {
     json!({

@@ -12,7 +12,7 @@ mod status;
 pub(crate) use check::check;
 pub(crate) use explain::explain;
 pub(crate) use graph::show_graph;
-pub(crate) use large::{checkpoint_json, how};
+pub(crate) use large::{checkpoint_json, how, summary};
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::cli::Confirmation;
-use crate::commands::{confirm, ensure_confirmable, warn_ghosts};
-use crate::output::{data_line, duration, first_line, note, table};
+use crate::commands::{confirm, ensure_confirmable, summary, warn_ghosts};
+use crate::output::{data_line, duration, note, table};
 use crate::settings::{Settings, open, run_options};
 use crate::ui::TerminalUi;
 
@@ -36,7 +36,7 @@ pub(crate) fn run_upgrades(settings: &Settings, confirmation: &Confirmation) -> 
         .status
         .pending
         .iter()
-        .map(|u| vec![format!("  {}", u.id()), first_line(u.info()).to_owned()])
+        .map(|u| vec![format!("  {}", u.id()), summary(u, &preview.status)])
         .collect();
     note(table(&["  UPGRADE", "WHAT IT DOES"], &plan).trim_end());
     if !confirm(&mut ui, confirmation, "Apply these upgrades?")? {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::commands::{applied_at, checkpoint_json, how, timestamp, warn_ghosts};
-use crate::output::{self, data, duration, first_line, note, table};
+use crate::commands::{applied_at, checkpoint_json, summary, timestamp, warn_ghosts};
+use crate::output::{self, data, duration, note, table};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
 
@@ -87,10 +87,7 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
             vec![
                 u.id().to_owned(),
                 e.map_or("-".into(), duration),
-                match how(u, &status) {
-                    Some(how) => format!("({how}) {}", first_line(u.info())),
-                    None => first_line(u.info()).to_owned(),
-                },
+                summary(u, &status),
             ]
         })
         .collect();
