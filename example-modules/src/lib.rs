@@ -1,6 +1,7 @@
 //! Example modules: an application's upgrades as they look in real life.
 //!
-//! - `accounts`: the `users` table, later a `display_name` column back-filled from the emails.
+//! - `accounts`: the `users` table, later a `display_name` column back-filled from the emails;
+//!   with the feature `backfill`, an `email_domain` column filled in batches that resume.
 //! - `records`: records owned by users (depends on `accounts`), later versioned.
 //! - `search`: an index table filled from `records`.
 //! - `releases`: `examples_release_1_0_0`, the release marker later upgrades depend on.

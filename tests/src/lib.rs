@@ -205,6 +205,23 @@ pub fn snapshot(conn: &mut upgrader_core::AnyConnection) -> String {
     out
 }
 
+/// A server ends a killed client's session (and its lock) when it notices the closed connection,
+/// usually at once; until then the killed runner's upgrade is rightly shown as running.
+pub fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
+    let id = upgrader_core::LockId::of(&db.database_url(), upgrader_core::DEFAULT_SCOPE).unwrap();
+    let Some(sql) = id.session_sql() else {
+        return; // the kernel drops a dead process's flock with the process
+    };
+    let mut conn = db.connect();
+    for _ in 0..100 {
+        if conn.query_i64(&sql.holders).unwrap() == Some(0) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server still holds the killed runner's lock after 10s");
+}
+
 /// A `run --yes-i-know` whose slow fixture upgrade sleeps (`UPGRADER_TEST_SLEEP_MS`), started by
 /// [`SlowRun::start`] and returned once it sleeps, holding the run lock.
 #[derive(Debug)]

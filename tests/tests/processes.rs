@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Output, Stdio};
 
 use upgrader_core::{Backend, DEFAULT_SCOPE, LockId};
-use upgrader_tests::{SlowRun, TestDb};
+use upgrader_tests::{SlowRun, TestDb, wait_for_the_server_to_drop_the_lock};
 
 const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
 
@@ -41,23 +41,6 @@ fn applied_ids(db: &TestDb) -> Vec<String> {
     rows.iter()
         .map(|r| r["upgrade"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// A server ends a killed client's session (and its lock) when it notices the closed connection,
-/// usually at once; until then the killed runner's upgrade is rightly shown as running.
-fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
-    let id = LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap();
-    let Some(sql) = id.session_sql() else {
-        return; // the kernel drops a dead process's flock with the process
-    };
-    let mut conn = db.connect();
-    for _ in 0..100 {
-        if conn.query_i64(&sql.holders).unwrap() == Some(0) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the server still holds the killed runner's lock after 10s");
 }
 
 /// Starts `run --yes-i-know` with the slow fixture sleeping, and returns once it sleeps.

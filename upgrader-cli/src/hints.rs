@@ -88,6 +88,10 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
         Error::NeedsTransactionalDdl { .. } => {
             "run without --atomic/--rehearse (each upgrade commits with its history row), or preview with --dry-run".into()
         }
+        Error::OutsideTransaction { upgrades, .. } => format!(
+            "run without --atomic/--rehearse; or apply them and what they need first ({}), then the rest in one transaction",
+            command(&format!("run --to {}", upgrades.last().map_or("<id>", String::as_str)))
+        ),
         Error::RolledBack { rehearsal: true, .. } => {
             "fix the cause and rehearse again; the database is as it was".into()
         }

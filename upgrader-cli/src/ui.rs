@@ -66,17 +66,23 @@ impl Interaction for TerminalUi {
 
     fn log(&mut self, upgrade: &str, message: &str) {
         match self.bars.get(upgrade) {
-            Some(bar) => bar.println(format!("  {}", crate::output::printable(message))),
-            None => note(&format!("  {message}")),
+            // A hidden bar (stderr is not a terminal) would drop the line.
+            Some(bar) if !bar.is_hidden() => bar.println(format!("  {}", crate::output::printable(message))),
+            _ => note(&format!("  {message}")),
         }
     }
 
     fn progress(&mut self, upgrade: &str, done: u64, total: u64) {
         let bar = self.bars.entry(upgrade.to_owned()).or_insert_with(|| {
             let bar = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template("  [{bar:40}] {pos}/{len} {eta}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("  [{bar:40}] {human_pos}/{human_len} {per_sec} {eta} left")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
+            // A batched upgrade that resumes starts part-way: the rate counts from here.
+            bar.set_position(done);
+            bar.reset_eta();
             bar
         });
         bar.set_length(total);

@@ -8,6 +8,10 @@ use crate::error::Error;
 use crate::run_events::PlannedUpgrade;
 use crate::upgrade::Phase;
 
+mod batches;
+
+pub use batches::{Batch, Batches};
+
 /// The engine's window on the operator: the CLI implements it with a terminal, tests with a script.
 ///
 /// The core never prints; everything the operator sees goes through here.
@@ -26,7 +30,9 @@ pub trait Interaction {
     fn upgrade_finished(&mut self, _upgrade: &str, _ok: bool, _elapsed: std::time::Duration) {}
     /// The engine waits for another runner's lock.
     fn waiting_for_lock(&mut self, _holder: Option<&str>) {}
-    /// A run holds the lock and is about to check, then apply, these upgrades (in run order).
+    /// A run is about to check, then apply, these upgrades (in run order): told by
+    /// [`Engine::preview_run`](crate::Engine::preview_run) before its checks, and again holding
+    /// the lock only when there was no preview or the plan changed since.
     fn run_planned(&mut self, _plan: &[PlannedUpgrade]) {}
     /// A check finished: a pre-run or post-run check (by its name), or an upgrade's
     /// `pre_upgrade` or `post_upgrade` (by the upgrade's id); `error` is `None` when it passed.
@@ -77,6 +83,8 @@ pub struct Context<'a> {
     upgrade: &'a str,
     conn: &'a mut AnyConnection,
     ui: &'a mut dyn Interaction,
+    /// Set when the engine runs the upgrade outside a transaction: batched work is allowed.
+    batching: Option<batches::Batching>,
 }
 
 impl fmt::Debug for Context<'_> {
@@ -91,7 +99,12 @@ impl fmt::Debug for Context<'_> {
 impl<'a> Context<'a> {
     /// A context for `upgrade` (or a check's name) on `conn`, talking to `ui`.
     pub fn new(upgrade: &'a str, conn: &'a mut AnyConnection, ui: &'a mut dyn Interaction) -> Self {
-        Context { upgrade, conn, ui }
+        Context {
+            upgrade,
+            conn,
+            ui,
+            batching: None,
+        }
     }
 
     /// The id of the upgrade being run (or the name of the check).
@@ -100,7 +113,8 @@ impl<'a> Context<'a> {
     }
 
     /// The database connection. For diesel's typed queries, match on it: each arm is that
-    /// backend's own diesel connection. The engine has opened a transaction around the upgrade.
+    /// backend's own diesel connection. The engine has opened a transaction around the upgrade
+    /// (unless it is declared `transaction = false`).
     /// A variant exists when its backend's feature is on: a crate that matches on them turns on
     /// the features it names (`upgrader-core = { version = "0.1", features = ["sqlite"] }`).
     ///

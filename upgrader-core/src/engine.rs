@@ -14,8 +14,8 @@ use crate::url::DatabaseUrl;
 
 mod apply;
 mod checks;
-mod mode;
 mod estimate;
+mod mode;
 mod readiness;
 mod repair;
 mod report;

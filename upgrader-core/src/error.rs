@@ -264,6 +264,14 @@ pub enum Error {
         /// The database's backend.
         backend: Backend,
     },
+    /// A run in one transaction would include upgrades declared to run outside a transaction.
+    #[error("{mode} runs in one transaction, and {} run(s) outside one: {}", upgrades.len(), upgrades.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "))]
+    OutsideTransaction {
+        /// The run asked for.
+        mode: crate::engine::RunMode,
+        /// The upgrades declared `transaction = false`, in run order.
+        upgrades: Vec<String>,
+    },
     /// A run in one transaction stopped at a failure and was rolled back as a whole: nothing it
     /// did stays (for a rehearsal, nothing would have stayed anyway).
     #[error("{what} failed: {reason}; {}", if *rehearsal { "the rehearsal was rolled back" } else { "the whole run was rolled back, nothing was applied" })]

@@ -13,6 +13,7 @@
 //! engine refuses to read or touch.
 
 pub(crate) mod catalog;
+pub(crate) mod checkpoint;
 mod layout;
 mod migrations;
 pub(crate) mod sql;
@@ -28,6 +29,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_migrations::MigrationHarness;
 
+pub use self::checkpoint::Checkpoint;
 use self::layout::Layout;
 use self::migrations::HistoryMigrations;
 use self::sql::{in_utc, quoted};
@@ -128,6 +130,8 @@ pub(crate) struct History {
     pub(crate) applied: Vec<AppliedRecord>,
     /// Every upgrade that started and did not finish, by id.
     pub(crate) in_progress: Vec<InProgress>,
+    /// Every batched upgrade's checkpoint, by id.
+    pub(crate) checkpoints: Vec<Checkpoint>,
 }
 
 pub(crate) fn now() -> NaiveDateTime {
@@ -177,6 +181,10 @@ pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<His
         Ok(History {
             applied: read_applied(conn, table, &layout)?,
             in_progress: read_in_progress(conn, table, &layout)?,
+            checkpoints: match layout {
+                Layout::Engine { started: true, .. } => checkpoint::read_all(conn, table)?,
+                _ => Vec::new(),
+            },
         })
     })
 }

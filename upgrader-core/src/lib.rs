@@ -67,18 +67,18 @@ pub use connection::PgConnection;
 #[cfg(feature = "sqlite")]
 pub use connection::SqliteConnection;
 pub use connection::{AnyConnection, Backend};
-pub use context::{Context, Interaction, Unattended};
+pub use context::{Batch, Batches, Context, Interaction, Unattended};
 pub use engine::{
     AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
     RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
-pub use engine::{RunMode, RunTarget};
 pub use engine::{DEFAULT_ESTIMATE, Estimate, StoppedAtWindow, Timings};
+pub use engine::{RunMode, RunTarget};
 pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
 };
-pub use history::HistoryTable;
+pub use history::{Checkpoint, HistoryTable};
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use run_events::{PlannedUpgrade, Warning};
 pub use timeouts::Timeouts;

@@ -63,6 +63,8 @@ pub struct Upgrade {
     pub(crate) post_upgrade: Option<CheckFn>,
     pub(crate) source: Option<Source>,
     pub(crate) checksum: Option<&'static str>,
+    /// Whether the engine runs it inside a transaction (see [`Upgrade::transactional`]).
+    pub(crate) transactional: bool,
 }
 
 impl Upgrade {
@@ -78,6 +80,7 @@ impl Upgrade {
             post_upgrade: None,
             source: None,
             checksum: None,
+            transactional: true,
         }
     }
 
@@ -114,6 +117,15 @@ impl Upgrade {
     /// A fingerprint of the upgrade's code, recorded when it is applied, so edits are detected.
     pub const fn with_checksum(mut self, checksum: &'static str) -> Self {
         self.checksum = Some(checksum);
+        self
+    }
+
+    /// `false`: the upgrade runs outside a transaction (`#[upgrade(transaction = false)]`), for
+    /// statements that refuse to run in one (`CREATE INDEX CONCURRENTLY`, `VACUUM`) and for
+    /// batched work ([`Context::batches`](crate::Context::batches)) that commits as it goes. The
+    /// engine then commits a start mark before it and records it after it, on every backend.
+    pub const fn with_transaction(mut self, transactional: bool) -> Self {
+        self.transactional = transactional;
         self
     }
 
@@ -155,6 +167,13 @@ impl Upgrade {
         self.checksum
     }
 
+    /// Whether the engine runs the upgrade inside a transaction with its history row (the
+    /// default); `false` for `#[upgrade(transaction = false)]`. A mode that needs the whole run
+    /// in one transaction cannot include an upgrade for which this is `false`.
+    pub fn transactional(&self) -> bool {
+        self.transactional
+    }
+
     /// Whether the upgrade has an estimate.
     pub fn has_estimate(&self) -> bool {
         self.estimate.is_some()
@@ -169,6 +188,7 @@ impl fmt::Debug for Upgrade {
             .field("info", &self.info)
             .field("source", &self.source)
             .field("checksum", &self.checksum)
+            .field("transactional", &self.transactional)
             .finish_non_exhaustive()
     }
 }

@@ -1,10 +1,10 @@
-//! The attribute's arguments: `depends_on = [paths]`, `estimate = path`, `pre_upgrade = path` and
-//! `post_upgrade = path`, in any order, each at most once, all optional.
+//! The attribute's arguments: `depends_on = [paths]`, `estimate = path`, `pre_upgrade = path`,
+//! `post_upgrade = path` and `transaction = bool`, in any order, each at most once, all optional.
 
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{ExprPath, Ident, Path, Token, bracketed};
+use syn::{ExprPath, Ident, LitBool, Path, Token, bracketed};
 
 use crate::validate::Errors;
 
@@ -19,9 +19,11 @@ pub(crate) struct Args {
     pub(crate) pre_upgrade: Option<ExprPath>,
     /// `fn(&mut Context) -> Result<()>`, run after the last upgrade of the run.
     pub(crate) post_upgrade: Option<ExprPath>,
+    /// `transaction = false`: the upgrade runs outside a transaction (`None` when left out).
+    pub(crate) transaction: Option<LitBool>,
 }
 
-const KNOWN: &str = "`depends_on`, `estimate`, `pre_upgrade` or `post_upgrade`";
+const KNOWN: &str = "`depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`";
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -45,7 +47,7 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
         let key = name.to_string();
         if !matches!(
             key.as_str(),
-            "depends_on" | "estimate" | "pre_upgrade" | "post_upgrade"
+            "depends_on" | "estimate" | "pre_upgrade" | "post_upgrade" | "transaction"
         ) {
             errors.push(syn::Error::new_spanned(
                 &name,
@@ -60,6 +62,16 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
                 ));
             }
             seen.push(key.clone());
+            if key == "transaction" {
+                if let Some(value) = parse_transaction(input, &name, errors)? {
+                    args.transaction = Some(value);
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+                continue;
+            }
             input.parse::<Token![=]>()?;
             match key.as_str() {
                 "depends_on" => {
@@ -82,6 +94,37 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
         input.parse::<Token![,]>()?;
     }
     Ok(())
+}
+
+/// `transaction = true | false`. A missing or malformed value is recorded in `errors` under the
+/// offending token (the name when there is no value) and skipped, so parsing goes on.
+fn parse_transaction(
+    input: ParseStream<'_>,
+    name: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitBool>> {
+    if input.is_empty() || input.peek(Token![,]) {
+        errors.push(syn::Error::new_spanned(
+            name,
+            "`transaction` needs a value: `transaction = false` runs the upgrade outside a transaction",
+        ));
+        return Ok(None);
+    }
+    input.parse::<Token![=]>()?;
+    let mut value = proc_macro2::TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        value.extend([input.parse::<proc_macro2::TokenTree>()?]);
+    }
+    if let Ok(lit) = syn::parse2::<LitBool>(value.clone()) {
+        return Ok(Some(lit));
+    }
+    let message = "`transaction` takes `true` or `false` (`transaction = false` runs the upgrade outside a transaction)";
+    errors.push(if value.is_empty() {
+        syn::Error::new_spanned(name, message)
+    } else {
+        syn::Error::new_spanned(value, message)
+    });
+    Ok(None)
 }
 
 /// Skips the `= value` of an unknown argument, up to the next top-level comma.
@@ -143,11 +186,65 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade` or `post_upgrade`",
-                "unknown argument `type`, expected `depends_on`, `estimate`, `pre_upgrade` or `post_upgrade`",
+                "unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`",
+                "unknown argument `type`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`",
                 "duplicate argument `depends_on`",
             ]
         );
+    }
+
+    #[test]
+    fn transaction_takes_a_bool() {
+        let args = parse(quote!(transaction = false, depends_on = [a_2024_01_01_x])).unwrap();
+        assert!(!args.transaction.unwrap().value);
+        assert!(
+            parse(quote!(transaction = true))
+                .unwrap()
+                .transaction
+                .unwrap()
+                .value
+        );
+        assert!(parse(quote!()).unwrap().transaction.is_none());
+    }
+
+    #[test]
+    fn a_malformed_transaction_is_reported_with_the_other_mistakes() {
+        for (tokens, first) in [
+            (
+                quote!(transaction = "no", colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = 1, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = no, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (
+                quote!(transaction = !false, colour = 1),
+                "`transaction` takes `true` or `false`",
+            ),
+            (quote!(transaction, colour = 1), "`transaction` needs a value"),
+        ] {
+            let messages: Vec<String> = parse(tokens.clone())
+                .err()
+                .unwrap()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect();
+            assert_eq!(messages.len(), 2, "{tokens}: {messages:?}");
+            assert!(messages[0].starts_with(first), "{tokens}: {messages:?}");
+            assert!(
+                messages[1].starts_with("unknown argument `colour`"),
+                "{messages:?}"
+            );
+        }
+        let err = parse(quote!(transaction = false, transaction = false))
+            .err()
+            .unwrap();
+        assert_eq!(err.to_string(), "duplicate argument `transaction`");
     }
 
     #[test]

@@ -51,6 +51,10 @@ fn canonical_args(args: &Args) -> TokenStream {
             tokens.extend(quote!(#name = #path));
         }
     }
+    // `transaction = true` is the default, the same upgrade as no argument.
+    if args.transaction.as_ref().is_some_and(|lit| !lit.value) {
+        tokens.extend(quote!(transaction = false));
+    }
     tokens
 }
 

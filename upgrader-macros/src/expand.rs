@@ -184,6 +184,11 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
         "CheckFn",
         "with_post_upgrade",
     );
+    // Only `transaction = false` says anything: `true` is the default.
+    let transaction = match &args.transaction {
+        Some(lit) if !lit.value => quote!(.with_transaction(false)),
+        _ => TokenStream::new(),
+    };
     // Evaluated (an unused `const` would not be): a dependency cycle is a const-eval cycle, whose
     // report ends "cycle used when const-evaluating" this, under the function's name.
     let depth = depth_ident(ident);
@@ -208,6 +213,7 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
                     #estimate
                     #pre
                     #post
+                    #transaction
                     .with_source(::upgrader_core::__private::Source {
                         file: ::core::file!(),
                         line: #line,
@@ -299,6 +305,29 @@ mod tests {
     }
 
     #[test]
+    fn only_transaction_false_is_passed_on() {
+        let out = |args: TokenStream| {
+            expand(args, UPGRADE.parse().unwrap())
+                .to_string()
+                .replace(' ', "")
+        };
+        assert!(out(quote!(transaction = false)).contains(".with_transaction(false)"));
+        assert!(!out(quote!(transaction = true)).contains("with_transaction"));
+        assert!(!out(quote!()).contains("with_transaction"));
+        let checksum = |args: TokenStream| {
+            let out = out(args);
+            let start = out.find(".with_checksum(\"").unwrap();
+            out[start..start + 40].to_owned()
+        };
+        assert_eq!(
+            checksum(quote!(transaction = true)),
+            checksum(quote!()),
+            "the default"
+        );
+        assert_ne!(checksum(quote!(transaction = false)), checksum(quote!()));
+    }
+
+    #[test]
     fn generated_code_names_only_upgrader_core_private() {
         let mut tokens = Vec::new();
         flatten(
@@ -367,7 +396,7 @@ mod tests {
         assert_eq!(
             compile_errors(&out),
             [
-                "\"unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade` or `post_upgrade`\"".replace(' ', ""),
+                "\"unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`\"".replace(' ', ""),
                 "\"duplicate argument `depends_on`\"".replace(' ', ""),
                 "\"an upgrade cannot be `async`\"".replace(' ', ""),
                 "\"upgrade name `Bad` must use only lowercase ascii letters, digits and `_`\"".replace(' ', ""),

@@ -97,8 +97,9 @@ fn registry() -> Registry {
 fn run_reports_plan_checks_warnings_and_end(db: &TestDb) {
     let mut engine: Engine = engine(db, registry());
     let mut ui = Recorder::default();
+    // The preview tells the plan and runs the checks; the run, finding the same plan, does not
+    // tell it or run them again.
     let preview = engine.preview_run(&mut ui, &RunOptions::default()).unwrap();
-    ui.events.clear();
     let report = engine
         .run_previewed(preview, &mut ui, &RunOptions::default())
         .unwrap();
@@ -117,7 +118,7 @@ fn run_reports_plan_checks_warnings_and_end(db: &TestDb) {
     assert_eq!(
         ui.events[..4],
         [
-            "plan log_2024_01_01_create:None log_2024_01_02_second:None log_2024_01_03_warns:Some(7s) log_2024_01_04_fails:None",
+            "plan log_2024_01_01_create:Some(1s) log_2024_01_02_second:Some(1s) log_2024_01_03_warns:Some(7s) log_2024_01_04_fails:Some(1s)",
             "warning log_2024_01_03_warns: checked with a warning",
             "check PreRun log_2024_01_03_warns None",
             "started log_2024_01_01_create 1/4",

@@ -6,7 +6,7 @@ use anyhow::bail;
 use serde_json::json;
 use upgrader_core::Estimate;
 
-use crate::commands::ghost;
+use crate::commands::{checkpoint_json, ghost, how};
 use crate::estimates;
 use crate::output::{self, data_line, note};
 use crate::settings::{Settings, inspect};
@@ -45,7 +45,8 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
         let pending: Vec<_> = expected
             .iter()
             .map(|e| {
-                let mut row = json!({"upgrade": e.id});
+                let transaction = engine.registry().get(&e.id).is_none_or(|u| u.transactional());
+                let mut row = json!({"upgrade": e.id, "transaction": transaction, "checkpoint": status.checkpoint(&e.id).map(checkpoint_json)});
                 for (key, value) in estimates::json_fields(e) {
                     row[key] = value;
                 }
@@ -76,6 +77,9 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
                     Some(_) => line.push_str(&format!(", measured {}", estimates::measured(e))),
                     None => line.push_str(", not measured"),
                 }
+            }
+            if let Some(how) = engine.registry().get(&e.id).and_then(|u| how(u, status)) {
+                line.push_str(&format!(" ({how})"));
             }
             data_line(&line)?;
         }

@@ -11,10 +11,10 @@ use crate::Host;
 use crate::cli::Run;
 use crate::commands::choose::{chosen, dry_run, nothing_to_do, open_for};
 use crate::commands::window::{plan_window, stopped};
-use crate::commands::{confirm, ensure_confirmable, rehearse, warn_ghosts};
+use crate::commands::{confirm, ensure_confirmable, rehearse, summary, warn_ghosts};
 use crate::estimates;
 use crate::events::{Display, JsonEvents, Lines, Live, LogFile, RunUi};
-use crate::output::{data_line, duration, first_line, note, table};
+use crate::output::{data_line, duration, note, table};
 use crate::settings::{Settings, run_options_with_window};
 use crate::ui::TerminalUi;
 
@@ -118,7 +118,7 @@ fn run_with(
                 if timings {
                     row.push(estimates::measured(estimate));
                 }
-                row.push(first_line(u.info()).to_owned());
+                row.push(summary(u, &preview.status));
                 row
             })
             .collect();

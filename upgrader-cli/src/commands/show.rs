@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use upgrader_core::Estimate;
 
-use crate::commands::{applied_at, timestamp, warn_ghosts};
+use crate::commands::{applied_at, checkpoint_json, summary, timestamp, warn_ghosts};
 use crate::estimates;
-use crate::output::{self, data, duration, first_line, note, table};
+use crate::output::{self, data, duration, note, table};
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
 
@@ -64,7 +64,7 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
             .iter()
             .zip(&estimates)
             .map(|(u, e)| {
-                let mut row = json!({"upgrade": u.id(), "info": u.info(), "depends_on": u.depends_on()});
+                let mut row = json!({"upgrade": u.id(), "info": u.info(), "depends_on": u.depends_on(), "transaction": u.transactional(), "checkpoint": status.checkpoint(u.id()).map(checkpoint_json)});
                 for (key, value) in estimates::json_fields(e) {
                     row[key] = value;
                 }
@@ -104,7 +104,7 @@ pub(crate) fn show_pending(settings: &Settings, json: bool) -> anyhow::Result<Ex
             if measured {
                 row.push(estimates::measured(e));
             }
-            row.push(first_line(u.info()).to_owned());
+            row.push(summary(u, &status));
             row
         })
         .collect();

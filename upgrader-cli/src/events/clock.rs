@@ -36,6 +36,10 @@ impl RunClock {
 
     /// The `index`-th upgrade of the plan starts.
     pub(crate) fn started(&mut self, index: usize) {
+        // The run's time counts from its first upgrade: not the question before it.
+        if self.current.is_none() {
+            self.started = Instant::now();
+        }
         self.current = Some((index, Instant::now()));
     }
 

@@ -10,7 +10,9 @@ mod log_file;
 
 use std::time::Duration;
 
-use upgrader_core::{Backend, Error, Interaction, Phase, PlannedUpgrade, RunReport, StoppedAtWindow, Warning};
+use upgrader_core::{
+    Backend, Error, Interaction, Phase, PlannedUpgrade, RunReport, StoppedAtWindow, Warning,
+};
 
 pub(crate) use json::JsonEvents;
 pub(crate) use lines::Lines;

@@ -12,6 +12,8 @@ use crate::history::{self, Method};
 use crate::lock;
 use crate::upgrade::Upgrade;
 
+mod outside;
+
 /// How an upgrade and its history row are committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Strategy {
@@ -70,6 +72,10 @@ impl Engine {
         upgrade: &Upgrade,
         ui: &mut dyn Interaction,
     ) -> Result<Duration, Failure> {
+        // `transaction = false`: outside any transaction, whatever the backend.
+        if !upgrade.transactional() {
+            return self.apply_outside_transaction(upgrade, ui);
+        }
         match strategy {
             Strategy::Transaction => self.apply_in_transaction(upgrade, ui),
             Strategy::StartMark => self.apply_with_start_mark(upgrade, ui),

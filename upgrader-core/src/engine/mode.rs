@@ -43,8 +43,23 @@ impl RunMode {
     /// Whether the selected upgrades can all run in one transaction. The one place that looks at
     /// the upgrades themselves: an upgrade that must run outside a transaction is refused here,
     /// naming it, before anything is checked or applied.
-    pub(super) fn allows(self, _upgrades: &[Upgrade]) -> Result<(), Error> {
-        Ok(())
+    pub(super) fn allows(self, upgrades: &[Upgrade]) -> Result<(), Error> {
+        if !self.is_one_transaction() {
+            return Ok(());
+        }
+        let outside: Vec<String> = upgrades
+            .iter()
+            .filter(|u| !u.transactional())
+            .map(|u| u.id().to_owned())
+            .collect();
+        if outside.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::OutsideTransaction {
+                mode: self,
+                upgrades: outside,
+            })
+        }
     }
 }
 

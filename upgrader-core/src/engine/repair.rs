@@ -11,7 +11,7 @@ use super::{Engine, RunOptions, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
-use crate::history::{self, Method, Record};
+use crate::history::{self, Method, Record, checkpoint};
 use crate::upgrade::Upgrade;
 
 /// What a repair writes to the history, in one transaction.
@@ -24,6 +24,8 @@ struct Edits<'a> {
     forget: Vec<String>,
     /// Upgrades whose start mark to clear.
     clear: Vec<String>,
+    /// Batched upgrades whose checkpoint (and start mark) to clear.
+    checkpoints: Vec<String>,
 }
 
 impl<'a> Edits<'a> {
@@ -33,11 +35,15 @@ impl<'a> Edits<'a> {
             method,
             forget: Vec::new(),
             clear: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.record.is_empty() && self.forget.is_empty() && self.clear.is_empty()
+        self.record.is_empty()
+            && self.forget.is_empty()
+            && self.clear.is_empty()
+            && self.checkpoints.is_empty()
     }
 }
 
@@ -54,6 +60,8 @@ impl Engine {
             let mut edits = Edits::new(Method::Populate);
             let missing = engine.plan.upgrades().iter().filter(|u| !recorded.contains(u.id));
             edits.record = missing.map(unrun).collect();
+            // A batched upgrade part-way is recorded as the others: its checkpoint goes.
+            edits.checkpoints = status.checkpoints.iter().map(|c| c.upgrade.clone()).collect();
             let ids = edits.record.iter().map(|r| r.id.to_owned()).collect();
             Ok((edits, ids))
         })
@@ -93,6 +101,9 @@ impl Engine {
                 if status.interrupted.iter().any(|i| i.upgrade == upgrade.id) {
                     edits.clear.push(upgrade.id.to_owned());
                 }
+                if status.checkpoint(upgrade.id).is_some() {
+                    edits.checkpoints.push(upgrade.id.to_owned());
+                }
             }
             let ids = edits.record.iter().map(|r| r.id.to_owned()).collect();
             Ok((edits, ids))
@@ -100,7 +111,7 @@ impl Engine {
     }
 
     /// Makes upgrades pending again: removes them from the history (and clears the start mark of
-    /// an interrupted one), so the next `run` applies them. An upgrade that a recorded upgrade
+    /// an interrupted one, and the checkpoint of a batched one part-way), so the next `run` applies them. An upgrade that a recorded upgrade
     /// depends on counts as applied through it, so taking it back alone would change nothing:
     /// that is refused, naming the recorded dependents, unless `with_dependents`, which takes them
     /// back too. Returns every id whose state changed, dependents included.
@@ -133,7 +144,9 @@ impl Engine {
                     });
                 }
                 for one in std::iter::once(id).chain(dependents) {
-                    if (recorded.contains(one) || interrupted.contains(one))
+                    if (recorded.contains(one)
+                        || interrupted.contains(one)
+                        || status.checkpoint(one).is_some())
                         && !changed.iter().any(|c| c == one)
                     {
                         changed.push(one.to_owned());
@@ -150,6 +163,12 @@ impl Engine {
             };
             edits.forget = of(&recorded);
             edits.clear = of(&interrupted);
+            // A batched upgrade part-way starts again from its first batch.
+            edits.checkpoints = changed
+                .iter()
+                .filter(|id| status.checkpoint(id).is_some())
+                .cloned()
+                .collect();
             Ok((edits, changed))
         })
     }
@@ -208,6 +227,10 @@ impl Engine {
                 }
                 for id in &edits.clear {
                     history::clear_started(conn, history, id)?;
+                }
+                for id in &edits.checkpoints {
+                    history::clear_started(conn, history, id)?;
+                    checkpoint::clear(conn, history, id)?;
                 }
                 Ok::<_, Error>(())
             })?;

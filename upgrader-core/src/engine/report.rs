@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use super::{RunMode, RunTarget};
 use super::estimate::{DEFAULT_ESTIMATE, Estimate, Timings};
 use super::window::StoppedAtWindow;
+use super::{RunMode, RunTarget};
 use crate::error::{CheckFailure, Error};
-use crate::history::{AppliedRecord, InProgress};
+use crate::history::{AppliedRecord, Checkpoint, InProgress};
 use crate::run_events::Warning;
 use crate::upgrade::Upgrade;
 
@@ -139,6 +139,16 @@ pub struct Status {
     pub interrupted: Vec<InProgress>,
     /// Upgrades another runner is applying right now (it holds the lock), with who it is.
     pub running: Vec<(InProgress, String)>,
+    /// Pending batched upgrades that committed batches: the next run resumes each after its
+    /// checkpoint (they are not interrupted).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Status {
+    /// The checkpoint a pending batched upgrade resumes at, if it has one.
+    pub fn checkpoint(&self, id: &str) -> Option<&Checkpoint> {
+        self.checkpoints.iter().find(|c| c.upgrade == id)
+    }
 }
 
 impl Status {
@@ -201,6 +211,8 @@ pub struct RunPreview {
     pub checks: Vec<String>,
     /// The checks that failed: the run would apply nothing.
     pub check_failures: Vec<CheckFailure>,
+    /// The warnings the checks gave ([`crate::Context::warn`]); the run's report starts with them.
+    pub warnings: Vec<Warning>,
 }
 
 impl RunPreview {

@@ -61,8 +61,11 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<RunPreview, Error> {
         options.mode.supported_by(self.backend())?;
-        let ui = &mut Traced(ui);
-        self.bounded(options, |engine| engine.preview_of(ui, options))
+        let traced = &mut Traced(ui);
+        let ui = &mut Collected::new(traced);
+        let mut preview = self.bounded(options, |engine| engine.preview_of(ui, options))?;
+        preview.warnings = std::mem::take(&mut ui.warnings);
+        Ok(preview)
     }
 
     /// [`Engine::run`] after [`Engine::preview_run`]: the preview is the run's look before the
@@ -100,7 +103,9 @@ impl Engine {
                 engine.run_from(&status, None, run_started, ui, options)
             }
         });
-        let warnings = std::mem::take(&mut ui.warnings);
+        // The preview's checks' warnings first: they were given before this run's.
+        let mut warnings = preview.map(|p| p.warnings).unwrap_or_default();
+        warnings.append(&mut ui.warnings);
         let mut unreported = RunReport::default();
         let report = match &mut result {
             Ok(report) => report,
@@ -117,6 +122,7 @@ impl Engine {
 
     fn preview_of(&mut self, ui: &mut dyn Interaction, options: &RunOptions) -> Result<RunPreview, Error> {
         let status = self.chosen_status(options)?;
+        options.mode.allows(&status.pending)?;
         let estimates = self.estimates_of(&status.pending, ui);
         let expected = Estimate::list(&estimates, &options.timings);
         let mut preview = RunPreview {
@@ -126,6 +132,8 @@ impl Engine {
             ..RunPreview::default()
         };
         if !preview.status.pending.is_empty() && preview.status.refusal().is_none() {
+            // The plan first, then the checks it needs.
+            ui.run_planned(&planned(&preview.status.pending, Some(&preview.expected)));
             let checks = self.checks_of(Phase::PreRun, &preview.status.pending, true);
             preview.checks = checks.iter().map(|(name, _)| (*name).to_owned()).collect();
             preview.check_failures = self.run_checks_of(Phase::PreRun, checks, ui);
@@ -199,16 +207,10 @@ impl Engine {
             return Ok(report);
         }
         tracing::info!(target: "upgrader", pending = pending.len(), "plan: {} upgrade(s) to apply", pending.len());
-        let plan: Vec<PlannedUpgrade> = pending
-            .iter()
-            .map(|u| {
-                let estimate = preview
-                    .and_then(|p| p.expected.iter().find(|e| e.id == u.id))
-                    .map(|e| e.expected());
-                PlannedUpgrade::new(u.id, estimate)
-            })
-            .collect();
-        ui.run_planned(&plan);
+        // The plan, unless the preview told it already and it did not change.
+        if !preview.is_some_and(|p| p.checked && same(&p.status.pending, &pending)) {
+            ui.run_planned(&planned(&pending, preview.map(|p| p.expected.as_slice())));
+        }
         options.mode.allows(&pending)?;
         if options.mode.is_one_transaction() {
             return self.run_whole(options.mode, &pending, ui);
@@ -269,6 +271,20 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// The plan as [`Interaction::run_planned`] tells it: each upgrade with what its estimate
+/// counts on (measured, else its own, else the default), when the estimates were read.
+fn planned(pending: &[Upgrade], expected: Option<&[Estimate]>) -> Vec<PlannedUpgrade> {
+    pending
+        .iter()
+        .map(|u| {
+            let estimate = expected
+                .and_then(|list| list.iter().find(|e| e.id == u.id))
+                .map(Estimate::expected);
+            PlannedUpgrade::new(u.id, estimate)
+        })
+        .collect()
 }
 
 /// Whether two lists of pending upgrades are the same upgrades in the same order.

@@ -22,6 +22,7 @@ impl Engine {
         let history::History {
             applied,
             in_progress: mut interrupted,
+            checkpoints,
         } = self.explained(read)?;
         let mut running = Vec::new();
         // A start mark is an interruption only when no runner is alive to finish it.
@@ -31,8 +32,16 @@ impl Engine {
         {
             running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
         }
+        // A batched upgrade with a checkpoint is not interrupted: the next run resumes it.
+        let recorded: HashSet<&str> = applied.iter().map(|r| r.upgrade.as_str()).collect();
+        let checkpoints: Vec<_> = checkpoints
+            .into_iter()
+            .filter(|c| !recorded.contains(c.upgrade.as_str()))
+            .collect();
+        interrupted.retain(|i| !checkpoints.iter().any(|c| c.upgrade == i.upgrade));
         let mut status = self.status_of(applied, interrupted);
         status.running = running;
+        status.checkpoints = checkpoints;
         Ok(status)
     }
 
@@ -99,6 +108,7 @@ impl Engine {
             edited,
             interrupted,
             running: Vec::new(),
+            checkpoints: Vec::new(),
         }
     }
 }

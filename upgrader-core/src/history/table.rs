@@ -72,6 +72,12 @@ impl HistoryTable {
     pub fn in_progress(&self) -> String {
         format!("{}_in_progress", self.0)
     }
+
+    /// The table of the checkpoints of batched upgrades that have not finished:
+    /// `<name>_checkpoint`.
+    pub fn checkpoint(&self) -> String {
+        format!("{}_checkpoint", self.0)
+    }
 }
 
 impl Default for HistoryTable {

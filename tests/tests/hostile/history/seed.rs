@@ -171,7 +171,7 @@ fn seed_history_is_read_whatever_its_applied_column_holds(db: &TestDb) {
     // The application's tables stay; the engine's history goes: the seed's tables take its place.
     sql(
         db,
-        "DROP TABLE upgrade_in_progress; DROP TABLE upgrade; DROP TABLE __diesel_schema_migrations",
+        "DROP TABLE upgrade_checkpoint; DROP TABLE upgrade_in_progress; DROP TABLE upgrade; DROP TABLE __diesel_schema_migrations",
     );
     if db.backend() == Backend::Postgres {
         let name = db_name(db);
