@@ -47,9 +47,8 @@ pub(crate) fn run_upgrades(settings: &Settings, args: &Run, host: &Host) -> anyh
         Display::Lines(Lines::default())
     };
     let mut ui = RunUi::new(prompts, display, args.json.then(JsonEvents::default), log);
-    let result = open_for(settings, mode)
-        .map_err(anyhow::Error::from)
-        .and_then(|engine| run_with(engine, settings, args, &options, &mut ui));
+    let result =
+        open_for(settings, mode).and_then(|engine| run_with(engine, settings, args, &options, &mut ui));
     if let Err(e) = &result {
         ui.failed(e);
     }
