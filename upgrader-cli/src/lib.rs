@@ -211,7 +211,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
-        Command::Check(args) => commands::check(&settings(&cli)?, args.json),
+        Command::Check(args) => commands::check(&settings(&cli)?, args.json, host),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, &args.confirmation),
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),

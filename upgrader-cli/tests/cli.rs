@@ -1,5 +1,7 @@
 //! The real `upgrader` binary (with the example modules linked in), run as a user would.
 
+#[path = "cli/edited.rs"]
+mod edited;
 #[path = "cli/status.rs"]
 mod status;
 mod support;
