@@ -63,6 +63,8 @@ pub struct Upgrade {
     pub(crate) post_upgrade: Option<CheckFn>,
     pub(crate) source: Option<Source>,
     pub(crate) checksum: Option<&'static str>,
+    pub(crate) lock_timeout: Option<Duration>,
+    pub(crate) retries: u32,
 }
 
 impl Upgrade {
@@ -78,6 +80,8 @@ impl Upgrade {
             post_upgrade: None,
             source: None,
             checksum: None,
+            lock_timeout: None,
+            retries: 0,
         }
     }
 
@@ -115,6 +119,38 @@ impl Upgrade {
     pub const fn with_checksum(mut self, checksum: &'static str) -> Self {
         self.checksum = Some(checksum);
         self
+    }
+
+    /// How long each of the upgrade's statements may wait for a lock another session holds
+    /// before the upgrade fails (instead of the engine's default wait): PostgreSQL's
+    /// `lock_timeout` (`SET LOCAL`), MySQL/MariaDB's `lock_wait_timeout` and
+    /// `innodb_lock_wait_timeout`, SQLite's busy timeout.
+    pub const fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// How many times the upgrade is tried again when it gave up waiting for a lock, after a
+    /// pause that doubles each time (see [`Upgrade::retry_delay`]), before the run fails.
+    pub const fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The upgrade's own lock timeout, when it has one ([`Upgrade::with_lock_timeout`]).
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+    }
+
+    /// How many times it is tried again after giving up waiting for a lock.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The pause before retry `retry` (1 for the first): 1s, 2s, 4s, … doubling, at most 60s.
+    pub fn retry_delay(retry: u32) -> Duration {
+        let secs = 1u64 << retry.saturating_sub(1).min(6);
+        Duration::from_secs(secs.min(60))
     }
 
     /// The upgrade's id: its function's name.
@@ -169,6 +205,8 @@ impl fmt::Debug for Upgrade {
             .field("info", &self.info)
             .field("source", &self.source)
             .field("checksum", &self.checksum)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("retries", &self.retries)
             .finish_non_exhaustive()
     }
 }
