@@ -33,6 +33,8 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         })?,
         None => Config::load(Path::new(DEFAULT_CONFIG))?.unwrap_or_default(),
     };
+    // Checked when the file was read.
+    let upgrade_lock = config.upgrade_lock_timeout().unwrap_or_default();
     let url = cli
         .database_url
         .clone()
@@ -50,6 +52,8 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(secs) = cli.statement_timeout.or(config.statement_timeout_secs) {
         timeouts = timeouts.with_statement((secs > 0).then(|| Duration::from_secs(secs)));
     }
+    timeouts = timeouts.with_upgrade_lock(upgrade_lock);
+
     Ok(Settings {
         url: DatabaseUrl::parse(&url)?.with_connect_timeout(connect_timeout),
         packages: config.packages,

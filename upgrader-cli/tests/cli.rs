@@ -2,6 +2,8 @@
 
 #[path = "cli/edited.rs"]
 mod edited;
+#[path = "cli/lock_timeout.rs"]
+mod lock_timeout;
 #[path = "cli/status.rs"]
 mod status;
 mod support;
