@@ -217,8 +217,8 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),
         Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),
-        Command::Create(Create::Recipe(args)) => create::run_recipe(args),
-        Command::Create(Create::Release(args)) => create::run_release(args),
+        Command::Create(Create::Recipe(args)) => create::run_recipe(args, &|| settings(&cli), host),
+        Command::Create(Create::Release(args)) => create::run_release(args, &|| settings(&cli)),
     }
 }
 

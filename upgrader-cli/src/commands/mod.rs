@@ -9,7 +9,7 @@ mod show;
 mod status;
 
 pub(crate) use check::check;
-pub(crate) use explain::explain;
+pub(crate) use explain::{explain, unknown};
 pub(crate) use graph::show_graph;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
