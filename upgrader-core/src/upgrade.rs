@@ -255,3 +255,14 @@ impl fmt::Debug for RunCheck {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_a_doubling_pause_of_at_most_a_minute() {
+        let pauses: Vec<u64> = (1..=10).map(|r| Upgrade::retry_delay(r).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+    }
+}

@@ -12,9 +12,8 @@ pub(super) fn refuse_if_applied(settings: &Settings, id: &str) -> anyhow::Result
     let cannot_tell = |e: anyhow::Error| {
         Refused::new(
             format!(
-                "cannot tell whether `{id}` was applied in {}, so its file is left as it is: {}",
-                settings.url,
-                format!("{e:#}")
+                "cannot tell whether `{id}` was applied in {}, so its file is left as it is: {e:#}",
+                settings.url
             ),
             "--overwrite replaces only an upgrade the configured database has not applied: make it reachable (--database-url), or choose another name",
         )
