@@ -411,6 +411,20 @@ fn history_shows_ghosts_and_edits(db: &TestDb) {
         ),
         ("aaaa", "bbbb")
     );
+    // The edit is a gate: the library call refuses too, naming it, when it was applied and both
+    // fingerprints.
+    match run(&mut later) {
+        Err(Error::Edited { edited }) => {
+            assert_eq!(edited.len(), 1);
+            assert_eq!(edited[0].id, "log_2024_01_01_create");
+            assert_eq!(
+                (edited[0].recorded.as_str(), edited[0].current.as_str()),
+                ("aaaa", "bbbb")
+            );
+            assert!(edited[0].applied.is_some(), "{edited:?}");
+        }
+        other => panic!("expected the edit refused: {other:?}"),
+    }
 }
 
 fn populate_records_everything_without_running_it(db: &TestDb) {

@@ -321,6 +321,12 @@ pub(crate) struct Recipe {
     /// required for a module's first upgrade).
     #[arg(long, value_name = "DIR")]
     pub(crate) output: Option<PathBuf>,
+    /// An upgrade the new one depends on, instead of the computed ones (repeat for several).
+    #[arg(short = 'd', long = "depends-on", value_name = "ID")]
+    pub(crate) depends_on: Vec<String>,
+    /// Replace the file when it exists, if the database has not applied that upgrade.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +345,9 @@ pub(crate) struct Release {
     /// else the modules' newest upgrade).
     #[arg(long, value_name = "DIR")]
     pub(crate) output: Option<PathBuf>,
+    /// Replace the file when it exists, if the database has not applied that release.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use upgrader_core::{HistoryTable, Timeouts};
@@ -56,6 +57,7 @@ impl ConfigError {
 /// timings = "staging-timings.json"     # durations measured elsewhere, relative to this file
 /// max_duration = "30m"                 # `run`'s window
 /// log_file = "logs/upgrader.log"       # or false: no log
+/// upgrade_lock_timeout = "5s"   # how long an upgrade waits for a lock, unless it says
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +82,9 @@ pub(crate) struct Config {
     pub(crate) max_duration: Option<String>,
     /// The log file of the commands that change the database: a path, or `false` for none.
     pub(crate) log_file: Option<LogFileSetting>,
+    /// How long an upgrade's statements wait for a lock, for upgrades that set no `lock_timeout`
+    /// of their own (`"5s"`); checked when the file is read.
+    pub(crate) upgrade_lock_timeout: Option<String>,
 }
 
 /// `log_file` in the configuration: a path (relative to the working directory; `""` keeps no
@@ -145,7 +150,26 @@ impl Config {
         if let Some(window) = &config.max_duration {
             crate::cli::parse_window(window).map_err(invalid("max_duration"))?;
         }
+        config
+            .upgrade_lock_timeout()
+            .map_err(invalid("upgrade_lock_timeout"))?;
         Ok(Some(config))
+    }
+
+    /// `upgrade_lock_timeout`, read as the attribute's `lock_timeout` is: more than zero, at
+    /// most [`Timeouts::MAX_SECS`].
+    pub(crate) fn upgrade_lock_timeout(&self) -> Result<Option<Duration>, String> {
+        let Some(text) = &self.upgrade_lock_timeout else {
+            return Ok(None);
+        };
+        let wait = upgrader_core::parse_duration(text)?;
+        if wait.is_zero() || wait > Duration::from_secs(Timeouts::MAX_SECS) {
+            return Err(format!(
+                "it must be more than zero and at most {}s, not `{text}` (leave the key out for the wait timeout)",
+                Timeouts::MAX_SECS
+            ));
+        }
+        Ok(Some(wait))
     }
 }
 
@@ -180,6 +204,26 @@ fn line_and_column(text: &str, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upgrade_lock_timeout_is_a_duration_more_than_zero() {
+        let config = |text: &str| Config {
+            upgrade_lock_timeout: Some(text.into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            config("5s").upgrade_lock_timeout(),
+            Ok(Some(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            config("1m30s").upgrade_lock_timeout(),
+            Ok(Some(Duration::from_secs(90)))
+        );
+        assert_eq!(Config::default().upgrade_lock_timeout(), Ok(None));
+        for bad in ["0s", "5", "five", "", "1000h"] {
+            assert!(config(bad).upgrade_lock_timeout().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn zero_wait_is_refused_and_zero_statement_is_no_limit() {

@@ -75,6 +75,7 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
                 command(&format!("resolve {id} --mark-applied"))
             )
         }
+        Error::Edited { edited } => edited_hint(edited.first().map_or("<id>", |e| e.id.as_str()), host),
         Error::PendingDependencies { .. } => {
             "mark those applied too, or pass --force if the database really has them".into()
         }
@@ -100,6 +101,14 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// What to do about an applied upgrade whose code was edited (`id`, the first of them).
+pub(crate) fn edited_hint(id: &str, host: &Host) -> String {
+    format!(
+        "put back the code the database ran and fix mistakes with a new upgrade; for an edit known to be harmless (a typo in a log message, say), `{} accept {id} --reason \"...\"` records the new checksum",
+        host.name
+    )
 }
 
 /// What to do about a statement that gave up waiting: which flag (and key of `upgrader.toml`)

@@ -214,7 +214,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
-        Command::Check(args) => commands::check(&settings(&cli)?, args.json),
+        Command::Check(args) => commands::check(&settings(&cli)?, args.json, host),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args, host),
         Command::Populate(confirmation) => commands::logged(&settings(&cli)?, host, confirmation, |s| {
@@ -226,8 +226,8 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
             commands::resolve(s, args)
         }),
-        Command::Create(Create::Recipe(args)) => create::run_recipe(args),
-        Command::Create(Create::Release(args)) => create::run_release(args),
+        Command::Create(Create::Recipe(args)) => create::run_recipe(args, &|| settings(&cli), host),
+        Command::Create(Create::Release(args)) => create::run_release(args, &|| settings(&cli)),
     }
 }
 

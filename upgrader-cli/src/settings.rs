@@ -56,6 +56,8 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         })?,
         None => Config::load(Path::new(DEFAULT_CONFIG))?.unwrap_or_default(),
     };
+    // Checked when the file was read.
+    let upgrade_lock = config.upgrade_lock_timeout().unwrap_or_default();
     let url = cli
         .database_url
         .clone()
@@ -73,6 +75,8 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(secs) = cli.statement_timeout.or(config.statement_timeout_secs) {
         timeouts = timeouts.with_statement((secs > 0).then(|| Duration::from_secs(secs)));
     }
+    timeouts = timeouts.with_upgrade_lock(upgrade_lock);
+
     // A path in the file is relative to the file's directory; on the command line, to the
     // working directory.
     let timings = cli.timings.clone().or_else(|| {

@@ -2,6 +2,10 @@
 
 #[path = "cli/before.rs"]
 mod before;
+#[path = "cli/edited.rs"]
+mod edited;
+#[path = "cli/lock_timeout.rs"]
+mod lock_timeout;
 #[path = "cli/run_events.rs"]
 mod run_events;
 #[path = "cli/status.rs"]

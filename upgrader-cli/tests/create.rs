@@ -6,6 +6,8 @@
 //! write into `example-modules` itself.
 
 // The rest of `support` serves the other test binary.
+#[path = "create/choices.rs"]
+mod choices;
 #[allow(dead_code)]
 mod support;
 

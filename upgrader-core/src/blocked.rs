@@ -28,6 +28,9 @@ pub enum Limit {
     Run,
     /// It ran (or waited) for the whole statement timeout and was cancelled.
     Statement,
+    /// A statement of an upgrade waited for a lock for the whole of the upgrade's own lock
+    /// timeout (its `lock_timeout`, or the default for upgrades).
+    Upgrade,
 }
 
 /// A statement that gave up waiting.
@@ -137,6 +140,14 @@ impl fmt::Display for Blocked {
             ""
         };
         match (&self.limit, &self.file) {
+            (Limit::Upgrade, Some(file)) => write!(
+                f,
+                "did not obtain a lock on the SQLite file {file} within the upgrade's lock timeout ({after}): another connection holds it"
+            )?,
+            (Limit::Upgrade, None) => write!(
+                f,
+                "did not obtain a lock within the upgrade's lock timeout ({after}): another session holds it"
+            )?,
             (Limit::Statement, _) => {
                 return write!(
                     f,
@@ -205,6 +216,38 @@ pub(crate) fn describe(
     }
 }
 
+/// An upgrade's error (text), with who holds the lock when it gave up waiting for one for the
+/// whole of its own lock timeout `wait` (see [`describe`]). Call it when no transaction is open.
+pub(crate) fn describe_upgrade(
+    reason: String,
+    conn: &mut AnyConnection,
+    sqlite_file: Option<&Path>,
+    wait: Duration,
+    configured: &Timeouts,
+) -> String {
+    let Some(mut blocked) = Blocked::from_message(&reason) else {
+        return reason;
+    };
+    if blocked.limit == Limit::Wait {
+        let session = configured.with_wait(wait);
+        blocked.explain(conn, sqlite_file, &session, &session);
+        blocked.limit = Limit::Upgrade;
+    } else {
+        blocked.explain(conn, sqlite_file, configured, configured);
+    }
+    if Blocked::is_bare(&reason) {
+        blocked.to_string()
+    } else {
+        format!("{reason}: {blocked}")
+    }
+}
+
+/// Whether an upgrade's error (text, as the database said it) is a statement that gave up
+/// waiting for a lock: what `retries` tries again.
+pub(crate) fn is_lock_wait(reason: &str) -> bool {
+    Blocked::from_message(reason).is_some_and(|b| b.limit == Limit::Wait)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +301,20 @@ mod tests {
             b.to_string(),
             "waited 1s for the SQLite file /srv/app.db, which another connection has locked, \
              and gave up (SQLite cannot tell which process holds it)"
+        );
+        b.limit = Limit::Upgrade;
+        assert_eq!(
+            b.to_string(),
+            "did not obtain a lock on the SQLite file /srv/app.db within the upgrade's lock \
+             timeout (1s): another connection holds it (SQLite cannot tell which process holds it)"
+        );
+        b.file = None;
+        b.note = None;
+        b.holders = vec!["PostgreSQL backend 42 (psql) holds AccessExclusiveLock on t".into()];
+        assert_eq!(
+            b.to_string(),
+            "did not obtain a lock within the upgrade's lock timeout (1s): another session holds \
+             it: PostgreSQL backend 42 (psql) holds AccessExclusiveLock on t"
         );
     }
 }

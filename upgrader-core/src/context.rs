@@ -85,6 +85,9 @@ pub struct Context<'a> {
     ui: &'a mut dyn Interaction,
     /// Set when the engine runs the upgrade outside a transaction: batched work is allowed.
     batching: Option<batches::Batching>,
+    /// How many statements that may change something it ran (`batch_execute` and `connection()`
+    /// count as several: nobody knows).
+    writes: u32,
 }
 
 impl fmt::Debug for Context<'_> {
@@ -104,7 +107,15 @@ impl<'a> Context<'a> {
             conn,
             ui,
             batching: None,
+            writes: 0,
         }
+    }
+
+    /// How many statements that may change something it ran: 2 stands for "more than one, or
+    /// unknown" (`batch_execute`, `connection()`). Where DDL commits on its own, an upgrade that
+    /// failed at its only such statement changed nothing, and can be run again.
+    pub(crate) fn writes(&self) -> u32 {
+        self.writes
     }
 
     /// The id of the upgrade being run (or the name of the check).
@@ -136,6 +147,7 @@ impl<'a> Context<'a> {
     /// }
     /// ```
     pub fn connection(&mut self) -> &mut AnyConnection {
+        self.writes = 2;
         self.conn
     }
 
@@ -146,11 +158,13 @@ impl<'a> Context<'a> {
 
     /// Runs one SQL statement; returns the number of rows it changed.
     pub fn execute(&mut self, sql: &str) -> diesel::QueryResult<usize> {
+        self.writes = self.writes.saturating_add(1).min(2);
         self.conn.execute(sql)
     }
 
     /// Runs several SQL statements separated by `;`.
     pub fn batch_execute(&mut self, sql: &str) -> diesel::QueryResult<()> {
+        self.writes = 2;
         self.conn.batch_execute(sql)
     }
 

@@ -51,6 +51,16 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
     /// transaction that made it.
     fn set_timeouts(&self, conn: &mut AnyConnection, timeouts: &Timeouts) -> QueryResult<()>;
 
+    /// Sets how long the statements of an upgrade wait for a lock another session holds (its
+    /// `lock_timeout`), called right after the upgrade's transaction began. Returns whether the
+    /// setting outlives the transaction, so that the engine sets the session's own timeouts back
+    /// after it ([`Dialect::set_timeouts`]).
+    fn set_upgrade_lock_timeout(
+        &self,
+        conn: &mut AnyConnection,
+        wait: std::time::Duration,
+    ) -> QueryResult<bool>;
+
     /// The statements that set the session's time zone to UTC and set it back, where times
     /// convert with it (`None`: nothing converts).
     fn utc_session(&self) -> Option<(&'static str, &'static str)>;

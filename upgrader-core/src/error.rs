@@ -206,6 +206,14 @@ pub enum Error {
         /// The interrupted upgrades.
         interrupted: Vec<crate::history::InProgress>,
     },
+    /// Applied upgrades whose code changed since they were applied (their checksums differ): the
+    /// database did not run the code linked now, so nothing runs until the code is restored, or
+    /// the edit is accepted as harmless. Nothing was changed.
+    #[error("{} applied upgrade(s) were edited after they were applied, so the database did not run the code linked now; nothing was applied: {}", edited.len(), edited.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Edited {
+        /// The edited upgrades, in the history's order.
+        edited: Vec<crate::engine::EditedUpgrade>,
+    },
     /// [`Engine::mark_applied`](crate::Engine::mark_applied) without `force`, for an upgrade
     /// whose dependencies are pending: mark them applied too, or pass `force` when the database
     /// really has them. Nothing was recorded.
@@ -475,6 +483,14 @@ mod tests {
                 dependents: vec!["accounts_2024_02_01_add_display_name".into()],
             },
             Error::NotInterrupted { id: id() },
+            Error::Edited {
+                edited: vec![crate::engine::EditedUpgrade {
+                    id: id(),
+                    recorded: "0123456789abcdef".into(),
+                    current: "fedcba9876543210".into(),
+                    applied: None,
+                }],
+            },
         ];
         for err in &errors {
             let text = chain(err);

@@ -19,6 +19,9 @@ pub struct Timeouts {
     /// How long one statement may run, lock waits included; `None` for no limit (upgrades may
     /// legitimately run for hours).
     pub statement: Option<Duration>,
+    /// How long an upgrade's statements wait for a lock, for the upgrades that set no
+    /// `lock_timeout` of their own; `None`: the lock wait above.
+    pub upgrade_lock: Option<Duration>,
 }
 
 impl Timeouts {
@@ -43,6 +46,13 @@ impl Timeouts {
         self
     }
 
+    /// The same, with this lock timeout for the upgrades that set none of their own (`None`: they
+    /// wait as every statement does).
+    pub fn with_upgrade_lock(mut self, wait: Option<Duration>) -> Self {
+        self.upgrade_lock = wait;
+        self
+    }
+
     /// The same, with the lock wait at most `bound` (the run's lock timeout, before the first
     /// upgrade).
     pub(crate) fn bounded(self, bound: Duration) -> Timeouts {
@@ -58,6 +68,7 @@ impl Default for Timeouts {
         Timeouts {
             wait: Self::DEFAULT_WAIT,
             statement: None,
+            upgrade_lock: None,
         }
     }
 }

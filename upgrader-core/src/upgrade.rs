@@ -65,6 +65,8 @@ pub struct Upgrade {
     pub(crate) checksum: Option<&'static str>,
     /// Whether the engine runs it inside a transaction (see [`Upgrade::transactional`]).
     pub(crate) transactional: bool,
+    pub(crate) lock_timeout: Option<Duration>,
+    pub(crate) retries: u32,
 }
 
 impl Upgrade {
@@ -81,6 +83,8 @@ impl Upgrade {
             source: None,
             checksum: None,
             transactional: true,
+            lock_timeout: None,
+            retries: 0,
         }
     }
 
@@ -127,6 +131,38 @@ impl Upgrade {
     pub const fn with_transaction(mut self, transactional: bool) -> Self {
         self.transactional = transactional;
         self
+    }
+
+    /// How long each of the upgrade's statements may wait for a lock another session holds
+    /// before the upgrade fails (instead of the engine's default wait): PostgreSQL's
+    /// `lock_timeout` (`SET LOCAL`), MySQL/MariaDB's `lock_wait_timeout` and
+    /// `innodb_lock_wait_timeout`, SQLite's busy timeout.
+    pub const fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// How many times the upgrade is tried again when it gave up waiting for a lock, after a
+    /// pause that doubles each time (see [`Upgrade::retry_delay`]), before the run fails.
+    pub const fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The upgrade's own lock timeout, when it has one ([`Upgrade::with_lock_timeout`]).
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+    }
+
+    /// How many times it is tried again after giving up waiting for a lock.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The pause before retry `retry` (1 for the first): 1s, 2s, 4s, … doubling, at most 60s.
+    pub fn retry_delay(retry: u32) -> Duration {
+        let secs = 1u64 << retry.saturating_sub(1).min(6);
+        Duration::from_secs(secs.min(60))
     }
 
     /// The upgrade's id: its function's name.
@@ -189,6 +225,8 @@ impl fmt::Debug for Upgrade {
             .field("source", &self.source)
             .field("checksum", &self.checksum)
             .field("transactional", &self.transactional)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("retries", &self.retries)
             .finish_non_exhaustive()
     }
 }
@@ -235,5 +273,16 @@ impl fmt::Debug for RunCheck {
             .field("phase", &self.phase)
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_a_doubling_pause_of_at_most_a_minute() {
+        let pauses: Vec<u64> = (1..=10).map(|r| Upgrade::retry_delay(r).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
     }
 }

@@ -1,10 +1,11 @@
 //! The attribute's arguments: `depends_on = [paths]`, `estimate = path`, `pre_upgrade = path`,
-//! `post_upgrade = path` and `transaction = bool`, in any order, each at most once, all optional.
+//! `post_upgrade = path`, `transaction = bool`, `lock_timeout = "5s"` and `retries = N`, in any
+//! order, each at most once, all optional.
 
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{ExprPath, Ident, LitBool, Path, Token, bracketed};
+use syn::{Expr, ExprLit, ExprPath, Ident, Lit, LitBool, Path, Token, bracketed};
 
 use crate::validate::Errors;
 
@@ -21,9 +22,22 @@ pub(crate) struct Args {
     pub(crate) post_upgrade: Option<ExprPath>,
     /// `transaction = false`: the upgrade runs outside a transaction (`None` when left out).
     pub(crate) transaction: Option<LitBool>,
+    /// How long each statement waits for a lock, in milliseconds (`lock_timeout = "5s"`).
+    pub(crate) lock_timeout_ms: Option<u64>,
+    /// How many times the upgrade is tried again after giving up waiting for a lock.
+    pub(crate) retries: Option<u32>,
 }
 
-const KNOWN: &str = "`depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`";
+const KNOWN: &str =
+    "`depends_on`, `estimate`, `pre_upgrade`, `post_upgrade`, `transaction`, `lock_timeout` or `retries`";
+
+/// The most `retries` may say: with the pauses doubling up to a minute, ten retries wait about
+/// seven minutes between them, on top of their lock timeouts.
+const MAX_RETRIES: u32 = 10;
+
+/// The longest lock timeout every backend takes (PostgreSQL and SQLite take milliseconds in a
+/// 32-bit integer): about 24 days, as the engine's `Timeouts::MAX_SECS`.
+const MAX_LOCK_TIMEOUT_MS: u64 = i32::MAX as u64 / 1000 * 1000;
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -47,7 +61,13 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
         let key = name.to_string();
         if !matches!(
             key.as_str(),
-            "depends_on" | "estimate" | "pre_upgrade" | "post_upgrade" | "transaction"
+            "depends_on"
+                | "estimate"
+                | "pre_upgrade"
+                | "post_upgrade"
+                | "transaction"
+                | "lock_timeout"
+                | "retries"
         ) {
             errors.push(syn::Error::new_spanned(
                 &name,
@@ -83,6 +103,14 @@ fn parse_into(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) -> s
                     )?;
                     args.depends_on = paths.into_iter().collect();
                 }
+                "lock_timeout" => match lock_timeout(&input.parse()?) {
+                    Ok(ms) => args.lock_timeout_ms = Some(ms),
+                    Err(err) => errors.push(err),
+                },
+                "retries" => match retries(&input.parse()?) {
+                    Ok(n) => args.retries = Some(n),
+                    Err(err) => errors.push(err),
+                },
                 "estimate" => args.estimate = Some(input.parse()?),
                 "pre_upgrade" => args.pre_upgrade = Some(input.parse()?),
                 _ => args.post_upgrade = Some(input.parse()?),
@@ -125,6 +153,55 @@ fn parse_transaction(
         syn::Error::new_spanned(value, message)
     });
     Ok(None)
+}
+
+/// `lock_timeout = "5s"`: a duration in a string, as `upgrader_naming::parse_duration` reads it,
+/// more than zero (a zero lock timeout means "no limit" to PostgreSQL) and at most about 24 days;
+/// in milliseconds. Any other value is an error under it.
+fn lock_timeout(value: &Expr) -> syn::Result<u64> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`lock_timeout` takes a duration in a string, such as `\"5s\"`, `\"500ms\"` or `\"1m30s\"`",
+        ));
+    };
+    let duration = upgrader_naming::parse_duration(&text.value())
+        .map_err(|reason| syn::Error::new_spanned(text, format!("invalid `lock_timeout`: {reason}")))?;
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Err(syn::Error::new_spanned(
+            text,
+            "invalid `lock_timeout`: it must be more than zero (leave it out to wait as every statement does)",
+        ));
+    }
+    if ms > MAX_LOCK_TIMEOUT_MS {
+        return Err(syn::Error::new_spanned(
+            text,
+            format!(
+                "invalid `lock_timeout`: at most {}s (about 24 days), the most every backend takes",
+                MAX_LOCK_TIMEOUT_MS / 1000
+            ),
+        ));
+    }
+    Ok(ms)
+}
+
+/// `retries = N`: a whole number from 0 to [`MAX_RETRIES`], without a suffix.
+fn retries(value: &Expr) -> syn::Result<u32> {
+    let message = format!("`retries` takes a whole number from 0 to {MAX_RETRIES}, such as `retries = 3`");
+    let Expr::Lit(ExprLit {
+        lit: Lit::Int(int), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, message));
+    };
+    match int.base10_parse::<u32>() {
+        Ok(n) if n <= MAX_RETRIES && int.suffix().is_empty() => Ok(n),
+        _ => Err(syn::Error::new_spanned(int, message)),
+    }
 }
 
 /// Skips the `= value` of an unknown argument, up to the next top-level comma.
@@ -186,8 +263,8 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`",
-                "unknown argument `type`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`",
+                "unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade`, `transaction`, `lock_timeout` or `retries`",
+                "unknown argument `type`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade`, `transaction`, `lock_timeout` or `retries`",
                 "duplicate argument `depends_on`",
             ]
         );
@@ -245,6 +322,47 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.to_string(), "duplicate argument `transaction`");
+    }
+
+    #[test]
+    fn lock_timeout_and_retries() {
+        let args = parse(quote!(lock_timeout = "1m30s", retries = 3)).unwrap();
+        assert_eq!((args.lock_timeout_ms, args.retries), (Some(90_000), Some(3)));
+        let args = parse(quote!(lock_timeout = "500ms", retries = 0)).unwrap();
+        assert_eq!((args.lock_timeout_ms, args.retries), (Some(500), Some(0)));
+        let args = parse(quote!(retries = 10)).unwrap();
+        assert_eq!((args.lock_timeout_ms, args.retries), (None, Some(10)));
+    }
+
+    #[test]
+    fn malformed_lock_timeouts_and_retries_say_why() {
+        for (tokens, why) in [
+            (quote!(lock_timeout = 5), "takes a duration in a string"),
+            (
+                quote!(lock_timeout = FIVE_SECONDS),
+                "takes a duration in a string",
+            ),
+            (quote!(lock_timeout = "5"), "has no unit"),
+            (quote!(lock_timeout = "5 seconds"), "unknown unit"),
+            (quote!(lock_timeout = "0s"), "more than zero"),
+            (quote!(lock_timeout = "30d"), "unknown unit"),
+            (quote!(lock_timeout = "9999h"), "at most 2147483s"),
+            (quote!(retries = -1), "whole number from 0 to 10"),
+            (quote!(retries = 11), "whole number from 0 to 10"),
+            (quote!(retries = "3"), "whole number from 0 to 10"),
+            (quote!(retries = 1.5), "whole number from 0 to 10"),
+            (quote!(retries = 3u8), "whole number from 0 to 10"),
+        ] {
+            let err = parse(tokens.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{tokens} parsed"));
+            assert!(err.to_string().contains(why), "{tokens}: {err}");
+        }
+        // Every mistake at once, with the other arguments'.
+        let err = parse(quote!(lock_timeout = "x", retries = 99, colour = 1))
+            .err()
+            .unwrap();
+        assert_eq!(err.into_iter().count(), 3);
     }
 
     #[test]

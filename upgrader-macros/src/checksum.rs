@@ -1,7 +1,8 @@
 //! The upgrade's fingerprint: FNV-1a (64 bits) over a canonical rendering of its tokens.
 //!
 //! What is hashed: the signature, the body, and the attribute's arguments (as parsed, in a fixed
-//! order). Not hashed: doc comments and other attributes on the function, and its visibility.
+//! order) but `lock_timeout` and `retries`, which say how it waits, not what it does. Not hashed:
+//! doc comments and other attributes on the function, and its visibility.
 //!
 //! The rendering is built from the token trees, not from source text or `to_string`: each ident,
 //! literal and punctuation character is written with one space after it, and each group as its
@@ -211,6 +212,23 @@ mod tests {
 
     fn plain(function: &str) -> String {
         of(quote!(), function)
+    }
+
+    // How an upgrade waits for locks is not what it does: tuning it after it was applied is no
+    // edit.
+    #[test]
+    fn lock_timeout_and_retries_are_not_hashed() {
+        assert_eq!(
+            of(quote!(lock_timeout = "5s", retries = 3), UPGRADE),
+            plain(UPGRADE)
+        );
+        assert_eq!(
+            of(
+                quote!(depends_on = [a_2024_01_01_x], lock_timeout = "1s"),
+                UPGRADE
+            ),
+            of(quote!(depends_on = [a_2024_01_01_x]), UPGRADE)
+        );
     }
 
     const UPGRADE: &str = r#"

@@ -189,6 +189,10 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
         Some(lit) if !lit.value => quote!(.with_transaction(false)),
         _ => TokenStream::new(),
     };
+    let lock_timeout = args
+        .lock_timeout_ms
+        .map(|ms| quote!(.with_lock_timeout(::core::time::Duration::from_millis(#ms))));
+    let retries = args.retries.map(|n| quote!(.with_retries(#n)));
     // Evaluated (an unused `const` would not be): a dependency cycle is a const-eval cycle, whose
     // report ends "cycle used when const-evaluating" this, under the function's name.
     let depth = depth_ident(ident);
@@ -214,6 +218,8 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
                     #pre
                     #post
                     #transaction
+                    #lock_timeout
+                    #retries
                     .with_source(::upgrader_core::__private::Source {
                         file: ::core::file!(),
                         line: #line,
@@ -396,7 +402,7 @@ mod tests {
         assert_eq!(
             compile_errors(&out),
             [
-                "\"unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade` or `transaction`\"".replace(' ', ""),
+                "\"unknown argument `colour`, expected `depends_on`, `estimate`, `pre_upgrade`, `post_upgrade`, `transaction`, `lock_timeout` or `retries`\"".replace(' ', ""),
                 "\"duplicate argument `depends_on`\"".replace(' ', ""),
                 "\"an upgrade cannot be `async`\"".replace(' ', ""),
                 "\"upgrade name `Bad` must use only lowercase ascii letters, digits and `_`\"".replace(' ', ""),

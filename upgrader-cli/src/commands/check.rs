@@ -4,15 +4,18 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use serde_json::json;
-use upgrader_core::Estimate;
+use upgrader_core::{EditedUpgrade, Estimate};
 
+use crate::Host;
 use crate::commands::{checkpoint_json, ghost, how};
 use crate::estimates;
+use crate::hints::edited_hint;
 use crate::output::{self, data_line, note};
+use crate::refused::Refused;
 use crate::settings::{Settings, inspect};
 use crate::ui::TerminalUi;
 
-pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn check(settings: &Settings, json: bool, host: &Host) -> anyhow::Result<ExitCode> {
     // Before the database: a timings file that cannot be read is refused at once.
     let timings = settings.timings()?;
     let mut engine = inspect(settings)?;
@@ -26,6 +29,9 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
         .map(|f| format!("check failed: {f}"))
         .collect();
     errors.extend(status.interrupted.iter().map(|i| format!("interrupted: {i}")));
+    // An edit is a gate, not a warning: `run` refuses while one exists.
+    let edited = EditedUpgrade::all_of(status);
+    errors.extend(edited.iter().map(|e| format!("edited after it was applied: {e}")));
     let mut warnings: Vec<String> = Vec::new();
     warnings.extend(
         status
@@ -40,7 +46,6 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
             i.id, i.by
         )
     }));
-    warnings.extend(status.edited.iter().map(|e| format!("`{}` was edited after it was applied (checksum {} then, {} now); fix mistakes with a new upgrade", e.id, e.recorded, e.current)));
     if json {
         let pending: Vec<_> = expected
             .iter()
@@ -93,6 +98,12 @@ pub(crate) fn check(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
     }
     if errors.is_empty() {
         Ok(ExitCode::SUCCESS)
+    } else if let Some(first) = edited.first() {
+        Err(Refused::new(
+            format!("{} problem(s) found", errors.len()),
+            edited_hint(&first.id, host),
+        )
+        .into())
     } else {
         bail!("{} problem(s) found", errors.len())
     }

@@ -75,7 +75,7 @@ pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyho
 }
 
 /// An id no linked upgrade has, with the closest one when there is one.
-fn unknown(registry: &Registry, id: &str, host: &Host) -> Refused {
+pub(crate) fn unknown(registry: &Registry, id: &str, host: &Host) -> Refused {
     let closest = registry
         .upgrades()
         .iter()

@@ -14,7 +14,7 @@ mod status;
 mod window;
 
 pub(crate) use check::check;
-pub(crate) use explain::explain;
+pub(crate) use explain::{explain, unknown};
 pub(crate) use graph::show_graph;
 pub(crate) use large::{checkpoint_json, how, summary};
 pub(crate) use logged::logged;

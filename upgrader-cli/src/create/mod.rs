@@ -15,6 +15,8 @@ use crate::cli;
 use crate::output::{StdoutFailed, data_line};
 use crate::refused::Refused;
 
+mod applied;
+mod depends;
 mod names;
 mod paths;
 mod write;
@@ -37,19 +39,120 @@ pub(crate) struct Created {
     pub(crate) module_file: PathBuf,
     /// Whether the module file was created (it did not exist).
     pub(crate) module_file_created: bool,
+    /// Whether the module file declared it already (the file was replaced).
+    pub(crate) module_file_declared: bool,
     /// The ids the new upgrade depends on.
     pub(crate) depends_on: Vec<&'static str>,
+    /// Whether an existing file was replaced (`--overwrite`).
+    pub(crate) overwritten: bool,
+    /// What the author should know (on stderr).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Whether `create` may replace the file of the id it writes, when it exists.
+#[derive(Clone, Copy)]
+pub(crate) enum Overwrite<'a> {
+    /// No: an existing file (or a linked upgrade of that id) is refused.
+    No,
+    /// Yes, once this said the upgrade is not applied (it refuses when it is, or cannot tell).
+    IfNotApplied(&'a dyn Fn(&str) -> anyhow::Result<()>),
+}
+
+/// The registry without `id`, which `--overwrite` replaces (so that its old version is not taken
+/// for one of the module's heads), after `overwrite` said it may; or the registry, after refusing
+/// a linked upgrade of that id.
+fn without<'r>(
+    registry: &'r Registry,
+    id: &str,
+    overwrite: Overwrite<'_>,
+    hint: &str,
+) -> anyhow::Result<std::borrow::Cow<'r, Registry>> {
+    match overwrite {
+        Overwrite::No => {
+            refuse_existing(registry, id, hint)?;
+            Ok(std::borrow::Cow::Borrowed(registry))
+        }
+        Overwrite::IfNotApplied(not_applied) => {
+            not_applied(id)?;
+            let dependents: Vec<&str> = registry
+                .upgrades()
+                .iter()
+                .filter(|u| u.depends_on().contains(&id))
+                .map(Upgrade::id)
+                .collect();
+            if !dependents.is_empty() {
+                Err(Refused::new(
+                    format!(
+                        "`{id}` is a dependency of linked upgrade(s): {}; rewriting it would change what they build on",
+                        dependents.join(", ")
+                    ),
+                    "fix it forward with a new upgrade (another name with -n, or another version)",
+                ))?;
+            }
+            let others = registry.upgrades().iter().filter(|u| u.id() != id).copied();
+            Ok(std::borrow::Cow::Owned(Registry::new(
+                others,
+                registry.checks().iter().copied(),
+            )))
+        }
+    }
+}
+
+/// With `--overwrite`, an id that a linked upgrade already has may only be rewritten in that
+/// upgrade's own file: never a second file of the same id (`dir` is where it would be written).
+fn refuse_elsewhere(
+    registry: &Registry,
+    id: &str,
+    dir: &Path,
+    overwrite: Overwrite<'_>,
+) -> Result<(), Refused> {
+    let (Overwrite::IfNotApplied(_), Some(linked)) = (overwrite, registry.get(id)) else {
+        return Ok(());
+    };
+    let target = dir.join(format!("{id}.rs"));
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    match linked.source().and_then(upgrader_core::Source::path) {
+        Some(source) if same(&source, &target) => Ok(()),
+        _ => Err(Refused::new(
+            format!(
+                "upgrade `{id}` is linked from another file{}: --overwrite rewrites a file in place, never a second file of the same id",
+                paths::where_is(linked)
+            ),
+            "leave --output out (or name the directory that holds it), or choose another name or version",
+        )),
+    }
+}
+
+/// `--overwrite` (`asked`) as an [`Overwrite`], with `not_applied` checking the database.
+fn overwrite_of(asked: bool, not_applied: &dyn Fn(&str) -> anyhow::Result<()>) -> Overwrite<'_> {
+    if asked {
+        Overwrite::IfNotApplied(not_applied)
+    } else {
+        Overwrite::No
+    }
 }
 
 /// `upgrader create recipe`.
-pub(crate) fn run_recipe(args: &cli::Recipe) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_recipe(
+    args: &cli::Recipe,
+    settings: &dyn Fn() -> anyhow::Result<crate::settings::Settings>,
+    host: &crate::Host,
+) -> anyhow::Result<ExitCode> {
     let today = chrono::Utc::now().date_naive();
-    let created = recipe(
-        &Registry::linked(),
+    let registry = Registry::linked();
+    let unknown = |id: &str| crate::commands::unknown(&registry, id, host);
+    let not_applied = |id: &str| applied::refuse_if_applied(&settings()?, id);
+    let created = recipe_with(
+        &registry,
         &args.module,
         &args.name,
         args.output.as_deref(),
         today,
+        &Chosen {
+            depends_on: &args.depends_on,
+            unknown: &unknown,
+            overwrite: overwrite_of(args.overwrite, &not_applied),
+        },
     )?;
     print_created(&created)?;
     if args.name == PLACEHOLDER {
@@ -63,13 +166,18 @@ pub(crate) fn run_recipe(args: &cli::Recipe) -> anyhow::Result<ExitCode> {
 }
 
 /// `upgrader create release`.
-pub(crate) fn run_release(args: &cli::Release) -> anyhow::Result<ExitCode> {
-    let created = release(
+pub(crate) fn run_release(
+    args: &cli::Release,
+    settings: &dyn Fn() -> anyhow::Result<crate::settings::Settings>,
+) -> anyhow::Result<ExitCode> {
+    let not_applied = |id: &str| applied::refuse_if_applied(&settings()?, id);
+    let created = release_with(
         &Registry::linked(),
         &args.repository,
         &args.modules,
         args.version.as_deref(),
         args.output.as_deref(),
+        overwrite_of(args.overwrite, &not_applied),
     )?;
     print_created(&created)?;
     crate::output::note(&format!(
@@ -81,9 +189,16 @@ pub(crate) fn run_release(args: &cli::Release) -> anyhow::Result<ExitCode> {
 
 /// Prints (stdout) what was written and the dependencies chosen.
 fn print_created(created: &Created) -> Result<(), StdoutFailed> {
-    data_line(&format!("created {}", display(&created.file)))?;
+    let verb = if created.overwritten {
+        "overwrote"
+    } else {
+        "created"
+    };
+    data_line(&format!("{verb} {}", display(&created.file)))?;
     if created.module_file_created {
         data_line(&format!("created {} declaring it", display(&created.module_file)))?;
+    } else if created.module_file_declared {
+        data_line(&format!("already declared in {}", display(&created.module_file)))?;
     } else {
         data_line(&format!("declared it in {}", display(&created.module_file)))?;
     }
@@ -91,6 +206,9 @@ fn print_created(created: &Created) -> Result<(), StdoutFailed> {
         data_line("depends on: nothing (the module's first upgrade)")?;
     } else {
         data_line(&format!("depends on: {}", created.depends_on.join(", ")))?;
+    }
+    for warning in &created.warnings {
+        crate::output::note(&format!("warning: {warning}"));
     }
     // A new module file below the crate root is linked once its parent declares it.
     let root = ["lib.rs", "main.rs"]
@@ -106,8 +224,19 @@ fn print_created(created: &Created) -> Result<(), StdoutFailed> {
     Ok(())
 }
 
+/// What the author chose beyond the module and the name.
+pub(crate) struct Chosen<'a> {
+    /// `-d`: the dependencies, instead of the computed ones (empty: computed).
+    pub(crate) depends_on: &'a [String],
+    /// The refusal of an id no linked upgrade has.
+    pub(crate) unknown: &'a dyn Fn(&str) -> Refused,
+    /// `--overwrite`.
+    pub(crate) overwrite: Overwrite<'a>,
+}
+
 /// Writes a new upgrade of `module`, dated `today`, that depends on the module's endpoints (or
 /// the release that covers them).
+#[cfg(test)]
 pub(crate) fn recipe(
     registry: &Registry,
     module: &str,
@@ -115,9 +244,31 @@ pub(crate) fn recipe(
     output: Option<&Path>,
     today: NaiveDate,
 ) -> anyhow::Result<Created> {
+    let unknown = |id: &str| Refused::new(format!("no linked upgrade has the id `{id}`"), "");
+    let chosen = Chosen {
+        depends_on: &[],
+        unknown: &unknown,
+        overwrite: Overwrite::No,
+    };
+    recipe_with(registry, module, name, output, today, &chosen)
+}
+
+/// [`recipe`], depending on `chosen.depends_on` when given (checked against the graph), and
+/// replacing an existing file when `chosen.overwrite` allows it.
+pub(crate) fn recipe_with(
+    registry: &Registry,
+    module: &str,
+    name: &str,
+    output: Option<&Path>,
+    today: NaiveDate,
+    chosen: &Chosen<'_>,
+) -> anyhow::Result<Created> {
     let id = recipe_id(module, name, today)?;
-    refuse_existing(registry, &id, "choose another name with -n")?;
+    let original = registry;
+    let registry = without(registry, &id, chosen.overwrite, "choose another name with -n")?;
+    let registry = registry.as_ref();
     let plan = registry.plan(None)?;
+    let picked = depends::chosen(&plan, module, &id, chosen.depends_on, chosen.unknown)?;
     let endpoints: Vec<&Upgrade> = plan
         .endpoints(module)
         .into_iter()
@@ -134,12 +285,22 @@ pub(crate) fn recipe(
         ))?,
         None => directory_of_newest(&plan, &endpoints)?,
     };
-    // Attach to the release that covers the module's heads, when there is one (rule 4).
-    let attach: Vec<&Upgrade> = plan
-        .attach_points(module)
-        .into_iter()
-        .filter_map(|id| plan.get(id))
-        .collect();
+    // Attach to the release that covers the module's heads, when there is one (rule 4), unless
+    // the author chose.
+    let mut warnings = Vec::new();
+    let attach: Vec<&Upgrade> = if picked.is_empty() {
+        plan.attach_points(module)
+            .into_iter()
+            .filter_map(|id| plan.get(id))
+            .collect()
+    } else {
+        for head in depends::heads_left_out(&plan, module, &picked) {
+            warnings.push(format!(
+                "`{head}`, a head of module `{module}`, is not among the new upgrade's dependencies (direct or not): the module will have two heads"
+            ));
+        }
+        picked
+    };
     let doc = "TODO: say what this upgrade does (the first line is what `upgrader show pending` prints).";
     let body = [
         "    // The work goes here: `ctx.execute(\"…\")?`, `ctx.query_i64(…)?`, `ctx.log(…)`; name the",
@@ -147,19 +308,36 @@ pub(crate) fn recipe(
         "    // need into this file, never call application code that may change later. Once",
         "    // committed, never edit it: fix a mistake with a new upgrade.",
     ];
-    write_upgrade(&id, &dir, &attach, doc, &body)
+    refuse_elsewhere(original, &id, &dir, chosen.overwrite)?;
+    let overwrite = matches!(chosen.overwrite, Overwrite::IfNotApplied(_));
+    let mut created = write_upgrade(&id, &dir, &attach, doc, &body, overwrite)?;
+    created.warnings = warnings;
+    Ok(created)
 }
 
 /// Writes the release `<repository>_release_<x>_<y>_<z>`, which depends on every endpoint of
 /// `modules` since the repository's previous release (see [`Plan::release_depends_on`]).
 ///
 /// [`Plan::release_depends_on`]: upgrader_core::Plan::release_depends_on
+#[cfg(test)]
 pub(crate) fn release(
     registry: &Registry,
     repository: &str,
     modules: &[String],
     version: Option<&str>,
     output: Option<&Path>,
+) -> anyhow::Result<Created> {
+    release_with(registry, repository, modules, version, output, Overwrite::No)
+}
+
+/// [`release`], replacing an existing file when `overwrite` allows it.
+pub(crate) fn release_with(
+    registry: &Registry,
+    repository: &str,
+    modules: &[String],
+    version: Option<&str>,
+    output: Option<&Path>,
+    overwrite: Overwrite<'_>,
 ) -> anyhow::Result<Created> {
     refuse_unknown_modules(registry, modules)?;
     let plan = registry.plan(None)?;
@@ -174,11 +352,15 @@ pub(crate) fn release(
     let (text, numbers) = release_version(version, &endpoints)?;
     let (x, y, z) = numbers;
     let id = release_id(repository, numbers)?;
-    refuse_existing(
+    let original = registry;
+    let registry = without(
         registry,
         &id,
+        overwrite,
         "bump the version of the modules' crate, or pass a newer --version",
     )?;
+    // Without the release replaced, which is no previous release of itself.
+    let plan = registry.plan(None)?;
 
     let latest = plan.latest_release(repository);
     if let Some((latest, v)) = latest
@@ -220,7 +402,9 @@ pub(crate) fn release(
         "    // A release does nothing itself: it gathers what the modules shipped in this release,",
         "    // so that later upgrades depend on it alone. Once committed, never edit it.",
     ];
-    write_upgrade(&id, &dir, &depends_on, &doc, &body)
+    refuse_elsewhere(original, &id, &dir, overwrite)?;
+    let overwrite = matches!(overwrite, Overwrite::IfNotApplied(_));
+    write_upgrade(&id, &dir, &depends_on, &doc, &body, overwrite)
 }
 
 /// `a`, `a and b`, `a, b and c`.

@@ -186,3 +186,122 @@ fn a_dependency_whose_source_is_elsewhere_is_named_from_its_recorded_path() {
         "{text}"
     );
 }
+
+fn refusal(err: anyhow::Error) -> String {
+    err.downcast_ref::<Refused>()
+        .map_or_else(|| format!("not a refusal: {err:#}"), ToString::to_string)
+}
+
+// A module's upgrades depend on earlier ones: an upgrade of the module dated after the new one
+// cannot be its dependency; another module's can, whatever its date.
+#[test]
+fn depends_on_a_later_upgrade_of_the_same_module_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let registry = Registry::new(
+        [
+            at("m_2024_01_01_base", &[], root, "app", "m/m_2024_01_01_base.rs"),
+            at(
+                "m_2026_01_01_future",
+                &["m_2024_01_01_base"],
+                root,
+                "app",
+                "m/m_2026_01_01_future.rs",
+            ),
+            at("n_2026_01_01_other", &[], root, "app", "n/n_2026_01_01_other.rs"),
+        ],
+        [],
+    );
+    let unknown = |id: &str| Refused::new(format!("no linked upgrade has the id `{id}`"), "");
+    let choose = |ids: &[&str]| {
+        let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+        recipe_with(
+            &registry,
+            "m",
+            "next",
+            None,
+            day(),
+            &Chosen {
+                depends_on: &ids,
+                unknown: &unknown,
+                overwrite: Overwrite::No,
+            },
+        )
+    };
+    let err = refusal(choose(&["m_2026_01_01_future"]).unwrap_err());
+    assert_eq!(
+        err,
+        "--depends-on `m_2026_01_01_future` is an upgrade of `m` dated after the new one (`m_2025_03_04_next`)"
+    );
+    let created = choose(&["n_2026_01_01_other", "m_2024_01_01_base"]).unwrap();
+    assert_eq!(created.depends_on, ["n_2026_01_01_other", "m_2024_01_01_base"]);
+    // The module's head (the future upgrade) is left out: said.
+    assert_eq!(created.warnings.len(), 1, "{:?}", created.warnings);
+    assert!(created.warnings[0].starts_with("`m_2026_01_01_future`, a head of module `m`"));
+}
+
+// `--overwrite` of a linked upgrade rewrites its own file, computed without its old version (which
+// is no head of its module, nor a dependency of itself); never a second file of the same id.
+#[test]
+fn overwrite_rewrites_a_linked_upgrade_in_its_own_file_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = root.join("app/src/m");
+    let registry = Registry::new(
+        [
+            at("m_2024_01_01_base", &[], root, "app", "m/m_2024_01_01_base.rs"),
+            at(
+                "m_2025_03_04_next",
+                &["m_2024_01_01_base"],
+                root,
+                "app",
+                "m/m_2025_03_04_next.rs",
+            ),
+        ],
+        [],
+    );
+    fs::write(dir.join("mod.rs"), "mod m_2024_01_01_base;\npub use m_2024_01_01_base::*;\nmod m_2025_03_04_next;\npub use m_2025_03_04_next::*;\n").unwrap();
+    let module_file = fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let asked: std::cell::RefCell<Vec<String>> = Default::default();
+    let not_applied = |id: &str| -> anyhow::Result<()> {
+        asked.borrow_mut().push(id.to_owned());
+        Ok(())
+    };
+    let unknown = |id: &str| Refused::new(format!("no linked upgrade has the id `{id}`"), "");
+    let chosen = Chosen {
+        depends_on: &[],
+        unknown: &unknown,
+        overwrite: Overwrite::IfNotApplied(&not_applied),
+    };
+    let created = recipe_with(&registry, "m", "next", None, day(), &chosen).unwrap();
+    assert_eq!(*asked.borrow(), ["m_2025_03_04_next"]);
+    assert!(created.overwritten && created.module_file_declared);
+    assert_eq!(created.depends_on, ["m_2024_01_01_base"]);
+    assert!(
+        fs::read_to_string(&created.file)
+            .unwrap()
+            .contains("super::m_2024_01_01_base")
+    );
+    assert_eq!(fs::read_to_string(dir.join("mod.rs")).unwrap(), module_file);
+
+    let elsewhere = root.join("elsewhere");
+    let err = refusal(recipe_with(&registry, "m", "next", Some(&elsewhere), day(), &chosen).unwrap_err());
+    assert!(
+        err.starts_with("upgrade `m_2025_03_04_next` is linked from another file"),
+        "{err}"
+    );
+    assert!(!elsewhere.exists());
+
+    // Applied (the check refuses): nothing is written.
+    let applied =
+        |id: &str| -> anyhow::Result<()> { Err(Refused::new(format!("`{id}` is applied"), "").into()) };
+    let before = fs::read_to_string(&created.file).unwrap();
+    let chosen = Chosen {
+        depends_on: &[],
+        unknown: &unknown,
+        overwrite: Overwrite::IfNotApplied(&applied),
+    };
+    let err = refusal(recipe_with(&registry, "m", "next", None, day(), &chosen).unwrap_err());
+    assert_eq!(err, "`m_2025_03_04_next` is applied");
+    assert_eq!(fs::read_to_string(&created.file).unwrap(), before);
+}

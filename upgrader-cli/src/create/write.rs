@@ -12,21 +12,40 @@ use super::paths::{dependency_path, display, module_file, package_of};
 use crate::refused::Refused;
 
 /// Checks everything, then writes `<id>.rs` into `dir`, depending on `dependencies`, and declares it
-/// in the module file.
+/// in the module file. With `overwrite`, an existing regular file is replaced (and an existing
+/// declaration kept); without, it is refused.
 pub(super) fn write_upgrade(
     id: &str,
     dir: &Path,
     dependencies: &[&Upgrade],
     doc: &str,
     body: &[&str],
+    overwrite: bool,
 ) -> anyhow::Result<Created> {
     let file = dir.join(format!("{id}.rs"));
-    if file.exists() || file.is_symlink() {
+    let exists = file.exists() || file.is_symlink();
+    if exists && !overwrite {
         Err(Refused::new(
             format!("{} already exists", display(&file)),
-            "choose another name (-n) or version, or rename the earlier upgrade",
+            "choose another name (-n) or version, or rename the earlier upgrade; --overwrite replaces it if the database has not applied it",
         ))?;
     }
+    // What is replaced must be a file of its own: never write through a link.
+    let old = if exists {
+        let regular = fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
+        let text = regular.then(|| fs::read_to_string(&file).ok()).flatten();
+        Some(text.ok_or_else(|| {
+            Refused::new(
+                format!(
+                    "{} is not a regular file that can be read, so it is not replaced",
+                    display(&file)
+                ),
+                "remove it by hand, or choose another name (-n) or version",
+            )
+        })?)
+    } else {
+        None
+    };
     if dir.exists() && !dir.is_dir() {
         Err(Refused::new(
             format!("{} is not a directory", display(dir)),
@@ -39,7 +58,11 @@ pub(super) fn write_upgrade(
         .map(|dependency| dependency_path(dependency, dir, package))
         .collect::<Result<Vec<_>, _>>()?;
     let (module_file, module_file_exists) = module_file(dir);
-    let module_text = declaration(id, dir, &module_file, module_file_exists)?;
+    let module_text = match declaration(id, dir, &module_file, module_file_exists) {
+        // The file replaced is declared already: keep its declaration.
+        Err(_) if old.is_some() && declares(&module_file, id) => None,
+        declared => Some(declared?),
+    };
     let contents = upgrade_file(id, doc, &paths, body);
 
     // Write: the directory if missing, the new file, then the module file; undo on failure.
@@ -63,20 +86,34 @@ pub(super) fn write_upgrade(
         undo_dir();
         Err(not_writable(dir, e))?;
     }
-    if let Err(e) = write_new(&file, &contents) {
+    // The old contents back, or the new file removed.
+    let undo_file = || match &old {
+        Some(text) => {
+            let _ = fs::write(&file, text);
+        }
+        None => {
+            let _ = fs::remove_file(&file);
+        }
+    };
+    let written = match &old {
+        Some(_) => fs::write(&file, &contents),
+        None => write_new(&file, &contents),
+    };
+    if let Err(e) = written {
+        undo_file();
         undo_dir();
         Err(not_writable(&file, e))?;
     }
-    let declared = if module_file_exists {
-        fs::OpenOptions::new()
+    let declared = match &module_text {
+        None => Ok(()),
+        Some(text) if module_file_exists => fs::OpenOptions::new()
             .append(true)
             .open(&module_file)
-            .and_then(|mut f| f.write_all(module_text.as_bytes()))
-    } else {
-        write_new(&module_file, &module_text)
+            .and_then(|mut f| f.write_all(text.as_bytes())),
+        Some(text) => write_new(&module_file, text),
     };
     if let Err(e) = declared {
-        let _ = fs::remove_file(&file);
+        undo_file();
         undo_dir();
         Err(not_writable(&module_file, e))?;
     }
@@ -85,7 +122,23 @@ pub(super) fn write_upgrade(
         file,
         module_file,
         module_file_created: !module_file_exists,
+        module_file_declared: module_text.is_none(),
         depends_on: dependencies.iter().map(|u| u.id()).collect(),
+        overwritten: old.is_some(),
+        warnings: Vec::new(),
+    })
+}
+
+/// Whether the module file declares `mod <id>;` (and re-exports it, as `create` writes it).
+fn declares(module_file: &Path, id: &str) -> bool {
+    let wanted = format!("mod {id};");
+    let export = format!("use {id}::*;");
+    fs::read_to_string(module_file).is_ok_and(|text| {
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim().trim_start_matches("pub "))
+            .collect();
+        lines.contains(&wanted.as_str()) && lines.contains(&export.as_str())
     })
 }
 

@@ -95,6 +95,21 @@ impl Dialect for Mysql {
         }
     }
 
+    fn set_upgrade_lock_timeout(
+        &self,
+        conn: &mut AnyConnection,
+        wait: std::time::Duration,
+    ) -> QueryResult<bool> {
+        // Whole seconds, at least one (the server's minimum); the session's, set back after.
+        let secs = server_millis(&Timeouts::default().with_wait(wait))
+            .0
+            .div_ceil(1000);
+        conn.batch_execute(&format!(
+            "SET SESSION lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"
+        ))?;
+        Ok(true)
+    }
+
     fn utc_session(&self) -> Option<(&'static str, &'static str)> {
         Some((
             "SET @upgrader_time_zone = @@session.time_zone; SET SESSION time_zone = '+00:00'",

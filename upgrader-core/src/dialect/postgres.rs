@@ -87,6 +87,17 @@ impl Dialect for Postgres {
         ))
     }
 
+    fn set_upgrade_lock_timeout(
+        &self,
+        conn: &mut AnyConnection,
+        wait: std::time::Duration,
+    ) -> QueryResult<bool> {
+        // `SET LOCAL` ends with the transaction: nothing to set back.
+        let wait_ms = server_millis(&Timeouts::default().with_wait(wait)).0;
+        conn.batch_execute(&format!("SET LOCAL lock_timeout = {wait_ms}"))?;
+        Ok(false)
+    }
+
     fn utc_session(&self) -> Option<(&'static str, &'static str)> {
         Some((
             "SELECT set_config('upgrader.time_zone', current_setting('TimeZone'), false); SET TIME ZONE 'UTC'",

@@ -48,6 +48,16 @@ impl Dialect for Sqlite {
         busy_timeout(conn, timeouts.wait)
     }
 
+    fn set_upgrade_lock_timeout(
+        &self,
+        conn: &mut AnyConnection,
+        wait: std::time::Duration,
+    ) -> QueryResult<bool> {
+        // The connection's busy timeout, set back after.
+        busy_timeout(conn, wait)?;
+        Ok(true)
+    }
+
     fn utc_session(&self) -> Option<(&'static str, &'static str)> {
         None
     }

@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use super::{Engine, RunReport, flatten};
+use crate::blocked;
 use crate::connection::Backend;
 use crate::context::{Context, Interaction};
 use crate::error::Error;
@@ -45,6 +46,8 @@ pub(super) struct Failure {
     /// Whether its changes were rolled back (or it never started), so that running it again is
     /// safe; else it is left interrupted for the operator to settle.
     rolled_back: bool,
+    /// Whether it gave up waiting for a lock another session holds (what `retries` tries again).
+    lock_wait: bool,
 }
 
 impl Failure {
@@ -65,7 +68,9 @@ impl Failure {
 }
 
 impl Engine {
-    /// Runs one upgrade and records it, the way `strategy` says; how long it ran.
+    /// Runs one upgrade and records it, the way `strategy` says; how long it ran. An upgrade
+    /// that gave up waiting for a lock is tried again up to its `retries`, after a pause that
+    /// doubles each time ([`Upgrade::retry_delay`]), each retry said through `ui`.
     pub(super) fn apply(
         &mut self,
         strategy: Strategy,
@@ -76,10 +81,55 @@ impl Engine {
         if !upgrade.transactional() {
             return self.apply_outside_transaction(upgrade, ui);
         }
-        match strategy {
-            Strategy::Transaction => self.apply_in_transaction(upgrade, ui),
-            Strategy::StartMark => self.apply_with_start_mark(upgrade, ui),
+        let mut retry = 0;
+        loop {
+            let outcome = match strategy {
+                Strategy::Transaction => self.apply_in_transaction(upgrade, ui),
+                // A retry keeps the start mark of the first attempt (it is cleared on success).
+                Strategy::StartMark => self.apply_with_start_mark(upgrade, ui, retry > 0),
+            };
+            match outcome {
+                Err(failure) if failure.lock_wait && retry < upgrade.retries => {
+                    retry += 1;
+                    let delay = Upgrade::retry_delay(retry);
+                    let message = format!(
+                        "{}; trying again in {} (retry {retry} of {})",
+                        failure.reason,
+                        crate::timeouts::seconds(delay),
+                        upgrade.retries
+                    );
+                    tracing::warn!(target: "upgrader", upgrade = upgrade.id, retry, "{message}");
+                    ui.log(upgrade.id, &message);
+                    std::thread::sleep(delay);
+                }
+                outcome => return outcome,
+            }
         }
+    }
+
+    /// How long the upgrade's statements wait for a lock, when not the session's wait: its own
+    /// `lock_timeout`, else the engine's default for upgrades.
+    fn lock_timeout_of(&self, upgrade: &Upgrade) -> Option<Duration> {
+        upgrade.lock_timeout.or(self.timeouts.upgrade_lock)
+    }
+
+    /// An upgrade's error after its transaction ended: who holds the lock when it gave up
+    /// waiting for one, whether it did, and the session's own timeouts set back after an
+    /// upgrade's lock timeout that outlives its transaction.
+    fn failed(&mut self, upgrade: &Upgrade, reason: String, restore: bool) -> (String, bool) {
+        let lock_wait = blocked::is_lock_wait(&reason);
+        let reason = match self.lock_timeout_of(upgrade) {
+            Some(wait) => {
+                let file = self.url.sqlite_path();
+                blocked::describe_upgrade(reason, &mut self.conn, file, wait, &self.timeouts)
+            }
+            None => self.describe(reason),
+        };
+        if restore {
+            // The error is the upgrade's; the next statement's setting is retried then.
+            let _ = self.session_timeouts(self.timeouts);
+        }
+        (reason, lock_wait)
     }
 
     /// The upgrade and its history row in one transaction: on failure nothing of either stays.
@@ -88,23 +138,40 @@ impl Engine {
         upgrade: &Upgrade,
         ui: &mut dyn Interaction,
     ) -> Result<Duration, Failure> {
-        let ran = self.run_open(upgrade, ui).and_then(|duration| {
+        let mut attempt = Attempt::default();
+        let ran = self.run_open(upgrade, ui, &mut attempt).and_then(|duration| {
             self.record_run(upgrade, duration)
                 .map_err(|e| Ran::Failed(e.to_string()))?;
             self.commit()?;
             Ok(duration)
         });
-        let reason = match ran {
-            Ok(duration) => return Ok(duration),
-            Err(Ran::NotStarted(reason)) => reason,
+        let (reason, lock_wait) = match ran {
+            Ok(duration) => {
+                if attempt.restore {
+                    self.restore_timeouts()?;
+                }
+                return Ok(duration);
+            }
+            Err(Ran::NotStarted(reason)) => (reason, false),
             Err(Ran::Failed(reason)) => {
                 let _ = self.conn.rollback();
-                self.describe(reason)
+                self.failed(upgrade, reason, attempt.restore)
             }
         };
         Err(Failure {
             reason,
             rolled_back: true,
+            lock_wait,
+        })
+    }
+
+    /// The session's own timeouts again, after an upgrade's lock timeout that outlives its
+    /// transaction. The upgrade is recorded: a failure here fails the run, not the upgrade.
+    fn restore_timeouts(&mut self) -> Result<(), Failure> {
+        self.session_timeouts(self.timeouts).map_err(|e| Failure {
+            reason: format!("applied and recorded, but then {e}"),
+            rolled_back: true,
+            lock_wait: false,
         })
     }
 
@@ -115,14 +182,19 @@ impl Engine {
         &mut self,
         upgrade: &Upgrade,
         ui: &mut dyn Interaction,
+        marked: bool,
     ) -> Result<Duration, Failure> {
-        if let Err(e) = history::mark_started(&mut self.conn, &self.history, upgrade.id, &lock::runner()) {
+        if !marked
+            && let Err(e) = history::mark_started(&mut self.conn, &self.history, upgrade.id, &lock::runner())
+        {
             return Err(Failure {
                 reason: self.explain(e).to_string(),
                 rolled_back: true,
+                lock_wait: false,
             });
         }
-        let ran = self.run_open(upgrade, ui).and_then(|duration| {
+        let mut attempt = Attempt::default();
+        let ran = self.run_open(upgrade, ui, &mut attempt).and_then(|duration| {
             self.commit()?;
             Ok(duration)
         });
@@ -132,20 +204,40 @@ impl Engine {
             Err(Ran::NotStarted(reason)) => {
                 return Err(Failure {
                     reason,
-                    rolled_back: true,
+                    // A retry's first attempt may have committed DDL: its mark stays.
+                    rolled_back: !marked,
+                    lock_wait: false,
                 });
             }
             Err(Ran::Failed(reason)) => {
                 let _ = self.conn.rollback();
-                let reason = self.describe(reason);
+                let (mut reason, mut lock_wait) = self.failed(upgrade, reason, attempt.restore);
+                // DDL commits on its own: only an upgrade that gave up at its one statement that
+                // changes anything changed nothing, and can run again.
+                if lock_wait && attempt.writes > 1 {
+                    lock_wait = false;
+                    if upgrade.retries > 0 {
+                        reason.push_str(
+                            " (not tried again: statements it ran before that one may have been committed, as DDL commits on this backend)",
+                        );
+                    }
+                }
                 // Keep the mark, with the reason, so the operator decides (`resolve`).
                 let _ = history::mark_failed(&mut self.conn, &self.history, upgrade.id, &reason);
                 return Err(Failure {
                     reason,
                     rolled_back: false,
+                    lock_wait,
                 });
             }
         };
+        if attempt.restore {
+            // The upgrade's DDL is committed: a failure here leaves it interrupted.
+            self.restore_timeouts().map_err(|f| Failure {
+                rolled_back: false,
+                ..f
+            })?;
+        }
         let history = &self.history;
         let millis = millis(duration);
         let recorded = self.conn.transaction(|conn| {
@@ -162,18 +254,38 @@ impl Engine {
         recorded.map(|()| duration).map_err(|e| Failure {
             reason: self.explain(e).to_string(),
             rolled_back: false,
+            lock_wait: false,
         })
     }
 
     /// Opens a transaction and runs the upgrade in it, leaving it open; how long it ran (from
-    /// before the transaction began).
-    fn run_open(&mut self, upgrade: &Upgrade, ui: &mut dyn Interaction) -> Result<Duration, Ran> {
+    /// before the transaction began). With a lock timeout of its own (or the default for
+    /// upgrades), sets it first; `restore` says whether the session's timeouts must be set back
+    /// once the transaction ended.
+    fn run_open(
+        &mut self,
+        upgrade: &Upgrade,
+        ui: &mut dyn Interaction,
+        attempt: &mut Attempt,
+    ) -> Result<Duration, Ran> {
         let started = Instant::now();
         if let Err(e) = self.conn.begin() {
             return Err(Ran::NotStarted(self.describe(e.to_string())));
         }
+        if let Some(wait) = self.lock_timeout_of(upgrade) {
+            let dialect = self.conn.dialect();
+            match dialect.set_upgrade_lock_timeout(&mut self.conn, wait) {
+                Ok(outlives) => attempt.restore = outlives,
+                Err(e) => {
+                    // Possibly half set: set back whatever it was.
+                    attempt.restore = true;
+                    return Err(Ran::Failed(format!("cannot set its lock timeout: {e}")));
+                }
+            }
+        }
         let mut ctx = Context::new(upgrade.id, &mut self.conn, ui);
         let result = flatten(catch_unwind(AssertUnwindSafe(|| (upgrade.run)(&mut ctx))));
+        attempt.writes = ctx.writes();
         let duration = started.elapsed();
         result.map(|()| duration).map_err(Ran::Failed)
     }
@@ -196,6 +308,15 @@ impl Engine {
             .commit()
             .map_err(|e| Ran::Failed(format!("cannot commit: {e}")))
     }
+}
+
+/// What one attempt at an upgrade left to do after its transaction.
+#[derive(Default)]
+struct Attempt {
+    /// Its lock timeout outlives the transaction: set the session's own timeouts back.
+    restore: bool,
+    /// [`Context::writes`] when it returned.
+    writes: u32,
 }
 
 /// How running an upgrade in its transaction went wrong.

@@ -103,6 +103,40 @@ pub struct EditedUpgrade {
     pub applied: Option<NaiveDateTime>,
 }
 
+impl EditedUpgrade {
+    /// The edited upgrades of `status`, each with when it was applied.
+    pub fn all_of(status: &Status) -> Vec<EditedUpgrade> {
+        status
+            .edited
+            .iter()
+            .map(|e| EditedUpgrade {
+                applied: status
+                    .applied
+                    .iter()
+                    .find(|r| r.upgrade == e.id)
+                    .and_then(|r| r.applied),
+                id: e.id.clone(),
+                recorded: e.recorded.clone(),
+                current: e.current.clone(),
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for EditedUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let applied = self.applied.map_or_else(
+            || "at a time the history does not say".to_owned(),
+            |t| format!("{} UTC", t.format("%Y-%m-%d %H:%M:%S")),
+        );
+        write!(
+            f,
+            "`{}` (applied {applied}; checksum recorded {}, linked now {})",
+            self.id, self.recorded, self.current
+        )
+    }
+}
+
 /// Is the database exactly where this binary expects it? See [`Engine::readiness`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -142,20 +176,7 @@ impl Readiness {
                 }
             })
             .collect();
-        let edited = status
-            .edited
-            .into_iter()
-            .map(|e| EditedUpgrade {
-                applied: status
-                    .applied
-                    .iter()
-                    .find(|r| r.upgrade == e.id)
-                    .and_then(|r| r.applied),
-                id: e.id,
-                recorded: e.recorded,
-                current: e.current,
-            })
-            .collect();
+        let edited = EditedUpgrade::all_of(&status);
         Readiness {
             applied: status.applied.len(),
             pending: status.pending,

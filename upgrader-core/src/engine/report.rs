@@ -153,10 +153,17 @@ impl Status {
 
 impl Status {
     /// Why a run (or `populate`) must not start on this state: upgrades that were interrupted,
-    /// whose changes nobody knows until the operator settles them ([`Error::Interrupted`]).
+    /// whose changes nobody knows until the operator settles them ([`Error::Interrupted`]); else
+    /// applied upgrades whose code changed since, so the database did not run the code linked
+    /// now ([`Error::Edited`]).
     pub fn refusal(&self) -> Option<Error> {
-        (!self.interrupted.is_empty()).then(|| Error::Interrupted {
-            interrupted: self.interrupted.clone(),
+        if !self.interrupted.is_empty() {
+            return Some(Error::Interrupted {
+                interrupted: self.interrupted.clone(),
+            });
+        }
+        (!self.edited.is_empty()).then(|| Error::Edited {
+            edited: super::EditedUpgrade::all_of(self),
         })
     }
 }
@@ -185,9 +192,10 @@ impl CheckReport {
         Estimate::list(&self.estimates, timings)
     }
 
-    /// Whether anything is wrong (warnings aside): a failed check or an interrupted upgrade.
+    /// Whether anything is wrong (warnings aside): a failed check, an interrupted upgrade, or an
+    /// applied upgrade edited since (a run would refuse: [`Status::refusal`]).
     pub fn is_ok(&self) -> bool {
-        self.failures.is_empty() && self.status.interrupted.is_empty()
+        self.failures.is_empty() && self.status.refusal().is_none()
     }
 }
 

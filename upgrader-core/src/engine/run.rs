@@ -23,8 +23,9 @@ impl Engine {
     /// fails nothing is applied), then each upgrade with its history row in one transaction
     /// (MySQL/MariaDB: with a start mark, see the README), then every applied upgrade's
     /// `post_upgrade` and the post-run checks. When nothing is pending, returns at once without
-    /// taking the lock. (To run the checks before asking someone whether to go ahead, see
-    /// [`Engine::preview_run`].)
+    /// taking the lock. Refused, changing nothing, while an upgrade is interrupted or an applied
+    /// upgrade was edited since ([`Status::refusal`]). (To run the checks before asking someone
+    /// whether to go ahead, see [`Engine::preview_run`].)
     ///
     /// Until the first upgrade starts (the status, the checks, the wait for the run lock), no
     /// statement waits longer for a lock than the options' lock timeout, when it is shorter than
@@ -179,6 +180,13 @@ impl Engine {
         ui: &mut dyn Interaction,
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
+        // An applied upgrade edited since: refused before the lock, even with nothing pending (no
+        // runner can settle it meanwhile; an interrupted upgrade is looked at holding the lock).
+        if before.interrupted.is_empty()
+            && let Some(refusal) = before.refusal()
+        {
+            return Err(refusal);
+        }
         // Nothing to do: return without queueing for the lock. Anything else (even a start mark,
         // which may be a live runner's) is looked at again holding the lock.
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {

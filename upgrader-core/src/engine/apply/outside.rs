@@ -33,6 +33,7 @@ impl Engine {
             return Err(Failure {
                 reason: self.explain(e).to_string(),
                 rolled_back: true,
+                lock_wait: false,
             });
         }
         let started = Instant::now();
@@ -52,12 +53,14 @@ impl Engine {
                             saved.progress()
                         ),
                         rolled_back: true,
+                        lock_wait: false,
                     },
                     _ => Failure {
                         reason: format!(
                             "{reason}; it ran outside a transaction, so what it did before failing stays"
                         ),
                         rolled_back: false,
+                        lock_wait: false,
                     },
                 },
             );
@@ -78,6 +81,7 @@ impl Engine {
         recorded.map(|()| duration).map_err(|e| Failure {
             reason: self.explain(e).to_string(),
             rolled_back: false,
+            lock_wait: false,
         })
     }
 }
