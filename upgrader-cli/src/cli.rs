@@ -98,6 +98,9 @@ pub(crate) enum Command {
     Mark(Mark),
     /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
     Resolve(Resolve),
+    /// Accepts an edit of an applied upgrade (its code changed since it was applied): records the
+    /// new checksum, and the reason, who and when in the run journal.
+    Accept(Accept),
     /// Explains one upgrade: its module, doc comment and source file, what it depends on and
     /// what depends on it, whether and when it was applied, and its estimate.
     Explain(Explain),
@@ -116,6 +119,19 @@ pub(crate) enum Show {
     /// The dependency graph, grouped by module, each upgrade marked with its state in the
     /// database: DOT for Graphviz (`| dot -Tsvg > graph.svg`), Mermaid or JSON.
     Graph(Graph),
+    /// The run journal, newest first: every command that changed the history (run, populate,
+    /// mark, resolve, accept, adoption), who ran it, when, and what it did or how it failed.
+    History(History),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct History {
+    /// Prints JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Only the newest N runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +235,18 @@ pub(crate) struct Resolve {
     /// It did finish: record it as applied.
     #[arg(long)]
     pub(crate) mark_applied: bool,
+    #[command(flatten)]
+    pub(crate) confirmation: Confirmation,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Accept {
+    /// The edited upgrade.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// Why the edit is harmless (kept in the run journal).
+    #[arg(long, required = true)]
+    pub(crate) reason: String,
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
 }

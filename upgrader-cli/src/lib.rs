@@ -206,10 +206,13 @@ fn quiet_panics() {
 }
 
 fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
+    // Every command's settings name the program that runs it (the run journal records it).
+    let settings = |cli: &Cli| settings(cli).map(|s| s.run_by(host));
     match &cli.command {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
+        Command::Show(Show::History(args)) => commands::show_history(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
@@ -217,6 +220,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Populate(confirmation) => commands::populate(&settings(&cli)?, confirmation),
         Command::Mark(args) => commands::mark(&settings(&cli)?, args),
         Command::Resolve(args) => commands::resolve(&settings(&cli)?, args),
+        Command::Accept(args) => commands::accept(&settings(&cli)?, args),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args),
         Command::Create(Create::Release(args)) => create::run_release(args),
     }

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
+use upgrader_core::{Actor, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
-use crate::DEFAULT_DATABASE;
 use crate::cli::{Cli, Confirmation};
 use crate::config::Config;
 use crate::refused::Refused;
+use crate::{DEFAULT_DATABASE, Host};
 
 /// The configuration file read when `--config` is not given (and it exists).
 const DEFAULT_CONFIG: &str = "upgrader.toml";
@@ -20,6 +20,16 @@ pub(crate) struct Settings {
     pub(crate) lock_timeout: Option<u64>,
     pub(crate) timeouts: Timeouts,
     pub(crate) history_table: HistoryTable,
+    /// Who runs the commands, for the run journal.
+    pub(crate) actor: Actor,
+}
+
+impl Settings {
+    /// The settings of a command run by `host` (the journal records its name and version).
+    pub(crate) fn run_by(mut self, host: &Host) -> Settings {
+        self.actor = Actor::new(host.name.clone(), host.version.clone());
+        self
+    }
 }
 
 pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -60,13 +70,15 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             .clone()
             .or(config.history_table)
             .unwrap_or_default(),
+        actor: Actor::default(),
     })
 }
 
 /// The engine, for the commands that write.
 pub(crate) fn open(settings: &Settings) -> anyhow::Result<Engine> {
     let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?
-        .with_history_table(settings.history_table.clone());
+        .with_history_table(settings.history_table.clone())
+        .with_actor(settings.actor.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)
 }

@@ -75,7 +75,7 @@ pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
 };
-pub use history::HistoryTable;
+pub use history::{Actor, HistoryTable, Journal, RunEntry, RunKind, RunOutcome, RunUpgrade};
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use timeouts::Timeouts;
 pub use upgrade::{BoxError, CheckFn, EstimateFn, Phase, Result, RunCheck, Source, Upgrade, UpgradeFn};

@@ -1,16 +1,20 @@
 //! The commands that look at or change a database, one file each; what they share is here.
 
+mod accept;
 mod check;
 mod explain;
 mod graph;
+mod history;
 mod repair;
 mod run;
 mod show;
 mod status;
 
+pub(crate) use accept::accept;
 pub(crate) use check::check;
 pub(crate) use explain::explain;
 pub(crate) use graph::show_graph;
+pub(crate) use history::{by, show_history};
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};

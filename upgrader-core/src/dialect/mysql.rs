@@ -19,9 +19,10 @@ use crate::url::DatabaseUrl;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mysql;
 
-const MIGRATIONS: [MigrationFiles; 2] = [
+const MIGRATIONS: [MigrationFiles; 3] = [
     migration!("mysql", "2026-11-25-000000_create_history"),
     migration!("mysql", "2026-11-26-000000_adopted_rows"),
+    migration!("mysql", "2026-11-27-000000_run_journal"),
 ];
 
 /// The SQL expression of the `GET_LOCK` name of `scope` in the target database: `upgrader.`,

@@ -16,9 +16,10 @@ use crate::url::DatabaseUrl;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sqlite;
 
-const MIGRATIONS: [MigrationFiles; 2] = [
+const MIGRATIONS: [MigrationFiles; 3] = [
     migration!("sqlite", "2026-11-25-000000_create_history"),
     migration!("sqlite", "2026-11-26-000000_adopted_rows"),
+    migration!("sqlite", "2026-11-27-000000_run_journal"),
 ];
 
 impl Dialect for Sqlite {

@@ -8,7 +8,7 @@ use super::{Engine, RunReport, flatten};
 use crate::connection::Backend;
 use crate::context::{Context, Interaction};
 use crate::error::Error;
-use crate::history::{self, Method};
+use crate::history::{self, Action, Method};
 use crate::lock;
 use crate::upgrade::Upgrade;
 
@@ -135,18 +135,18 @@ impl Engine {
                 });
             }
         };
-        let history = &self.history;
         let millis = millis(duration);
-        let recorded = self.conn.transaction(|conn| {
+        let recorded = self.in_transaction(|engine| {
             history::record(
-                conn,
-                history,
+                &mut engine.conn,
+                &engine.history,
                 upgrade.id,
                 Some(millis),
                 upgrade.checksum,
                 Method::Run,
             )?;
-            history::clear_started(conn, history, upgrade.id)
+            engine.note_run(upgrade.id, Action::Applied, None)?;
+            history::clear_started(&mut engine.conn, &engine.history, upgrade.id)
         });
         recorded.map(|()| duration).map_err(|e| Failure {
             reason: self.explain(e).to_string(),
@@ -177,7 +177,8 @@ impl Engine {
             Some(millis),
             upgrade.checksum,
             Method::Run,
-        )
+        )?;
+        self.note_run(upgrade.id, Action::Applied, None)
     }
 
     fn commit(&mut self) -> Result<(), Ran> {

@@ -8,7 +8,7 @@ use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
-use crate::history;
+use crate::history::RunKind;
 use crate::upgrade::Phase;
 
 impl Engine {
@@ -93,7 +93,9 @@ impl Engine {
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {
             return Ok(RunReport::default());
         }
-        self.with_lock(ui, options.lock_timeout, |engine, ui| engine.run_locked(ui))
+        self.with_lock(ui, options.lock_timeout, |engine, ui| {
+            engine.journaled(|engine| engine.run_locked(ui))
+        })
     }
 
     fn run_locked(&mut self, ui: &mut dyn Interaction) -> Result<RunReport, Error> {
@@ -114,7 +116,8 @@ impl Engine {
             return Err(Error::PreChecksFailed { failures });
         }
         // After the checks: a database that refuses writes is reported by them, not by this.
-        history::setup(&mut self.conn, &self.history)?;
+        // From here on the run is in the journal, failures included.
+        self.set_up_history(RunKind::Run, None)?;
         // The first upgrade starts: the waits are the engine's own again.
         self.session_timeouts(self.timeouts)?;
         let strategy = Strategy::of(self.backend());

@@ -2,8 +2,8 @@
 //!
 //! `diesel_migrations`' embedded migrations have their table names written in the SQL. These are
 //! the same files (`migrations/<backend>/<version>_<name>/{up,down}.sql`, each backend's set
-//! given by its dialect), with `{history}` and
-//! `{in_progress}` standing for the tables' quoted names, served through diesel's
+//! given by its dialect), with `{history}`,
+//! `{in_progress}`, `{run}` and `{run_upgrade}` standing for the tables' quoted names, served through diesel's
 //! [`MigrationSource`] so that `MigrationHarness` runs and records them as usual. Each history
 //! table has versions of its own: `upgrade`'s are the files' versions (so databases set up before
 //! the name could be chosen stay set up), another table's are suffixed with its name, so two
@@ -79,6 +79,8 @@ impl HistoryMigrations {
         template
             .replace("{history}", &quoted(self.table.name()))
             .replace("{in_progress}", &quoted(&self.table.in_progress()))
+            .replace("{run_upgrade}", &quoted(&self.table.run_upgrades()))
+            .replace("{run}", &quoted(&self.table.runs()))
     }
 }
 
@@ -159,14 +161,21 @@ mod tests {
 
     #[test]
     fn the_default_table_keeps_the_files_versions() {
-        assert_eq!(source("upgrade").versions(), ["20261125000000", "20261126000000"]);
+        assert_eq!(
+            source("upgrade").versions(),
+            ["20261125000000", "20261126000000", "20261127000000"]
+        );
     }
 
     #[test]
     fn every_other_table_has_versions_of_its_own() {
         assert_eq!(
             source("tenant_a").versions(),
-            ["20261125000000_tenant_a", "20261126000000_tenant_a"]
+            [
+                "20261125000000_tenant_a",
+                "20261126000000_tenant_a",
+                "20261127000000_tenant_a"
+            ]
         );
         let long = "a".repeat(48);
         let versions = source(&long).versions();
@@ -193,6 +202,13 @@ mod tests {
             );
             assert!(!create.contains('{'), "every placeholder is replaced: {create}");
             assert!(!create.contains("TABLE upgrade"), "{create}");
+            let journal = source.sql(source.files()[2].up);
+            assert!(journal.contains("CREATE TABLE \"tenant_a_run\" ("), "{journal}");
+            assert!(
+                journal.contains("CREATE TABLE \"tenant_a_run_upgrade\" ("),
+                "{journal}"
+            );
+            assert!(!journal.contains('{'), "every placeholder is replaced: {journal}");
         }
     }
 }
