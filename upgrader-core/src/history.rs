@@ -87,7 +87,8 @@ pub struct AppliedRecord {
     /// `run`, `populate`, `mark`, `resolve` or `adopted`.
     pub method: String,
     /// The journal's run that recorded it ([`RunEntry::id`]); `None` for a row written before the
-    /// database had a journal (or by an engine that kept none), and for adopted rows.
+    /// database had a journal (or by an engine that kept none), and for adopted rows. Read by
+    /// [`crate::Engine::applied`] only: `None` in a [`crate::Status`].
     pub run: Option<i64>,
 }
 
@@ -182,10 +183,8 @@ fn consistently<T>(
 pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<History, Error> {
     consistently(conn, |conn| {
         let layout = layout(conn, table)?;
-        let mut applied = read_applied(conn, table, &layout)?;
-        journal::attribute(conn, table, &mut applied)?;
         Ok(History {
-            applied,
+            applied: read_applied(conn, table, &layout)?,
             in_progress: read_in_progress(conn, table, &layout)?,
         })
     })
@@ -193,8 +192,15 @@ pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<His
 
 /// Every applied upgrade (see [`History::applied`]); empty when there is no history yet. A table
 /// the seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
+/// Each row names the journal's run that recorded it ([`AppliedRecord::run`]), read in the same
+/// view (the run path's reads of the history, [`read`], leave it out).
 pub(crate) fn applied(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<AppliedRecord>, Error> {
-    read(conn, table).map(|history| history.applied)
+    consistently(conn, |conn| {
+        let layout = layout(conn, table)?;
+        let mut applied = read_applied(conn, table, &layout)?;
+        journal::attribute(conn, table, &mut applied)?;
+        Ok(applied)
+    })
 }
 
 #[derive(QueryableByName)]

@@ -53,7 +53,7 @@ pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyho
     let mut engine = inspect(settings)?;
     let status = engine.status()?;
     warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
-    let explanation = Explanation::new(engine.plan(), &status, upgrade.id())
+    let mut explanation = Explanation::new(engine.plan(), &status, upgrade.id())
         .ok_or_else(|| anyhow::anyhow!("`{}` is not in the plan", upgrade.id()))?;
     let estimate = if explanation.state.is_applied() {
         Estimate::NotNeeded
@@ -66,7 +66,14 @@ pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyho
             None => Estimate::Failed,
         }
     };
-    // The journal's row of the run that recorded it.
+    // The journal's run that recorded it (the status does not read it), and that run's row.
+    if let Some(record) = &mut explanation.record {
+        record.run = engine
+            .applied()?
+            .into_iter()
+            .find(|r| r.upgrade == record.upgrade)
+            .and_then(|r| r.run);
+    }
     let run = match explanation.record.as_ref().and_then(|r| r.run) {
         Some(id) => match engine.runs(None)? {
             Journal::Kept { runs } => runs.into_iter().find(|r| r.id == id),
