@@ -153,7 +153,7 @@ fn a_run_is_recorded_with_who_ran_it_and_what_it_applied(db: &TestDb) {
     let out = ok(db, &["explain", RECORDS]);
     let explained = String::from_utf8(out.stdout).unwrap();
     assert!(
-        explained.contains(&format!("\nrun:          1: a run started ")),
+        explained.contains("\nrun:          1: a run started "),
         "{explained}"
     );
     let out = ok(db, &["explain", RECORDS, "--json"]);
