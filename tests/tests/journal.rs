@@ -27,6 +27,7 @@ upgrader_tests::on_every_backend!(
     accept_records_the_new_checksum_and_the_reason,
     accept_refuses_what_it_cannot_accept_and_changes_nothing,
     each_history_table_has_its_own_journal,
+    a_journal_that_cannot_be_read_is_an_error_not_empty,
 );
 
 fn fixtures(db: &TestDb) -> Command {
@@ -573,5 +574,42 @@ fn each_history_table_has_its_own_journal(db: &TestDb) {
     assert_eq!(
         (value["journal"].clone(), value["history"].clone()),
         (false.into(), false.into())
+    );
+}
+
+fn a_journal_that_cannot_be_read_is_an_error_not_empty(db: &TestDb) {
+    ok(db, &["run", "--yes-i-know"]);
+    let unreadable = |what: &str, error: &str| {
+        for args in [
+            &["show", "history"][..],
+            &["show", "history", "--json"],
+            &["show", "applied"],
+        ] {
+            let before = db.snapshot();
+            let out = fixtures(db).args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{what}: {args:?}: {}", text(&out));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{what}: {args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(error), "{what}: {args:?}: {stderr}");
+            assert!(stderr.contains("hint: "), "{what}: {args:?}: {stderr}");
+            assert_eq!(db.snapshot(), before, "{what}: {args:?}");
+        }
+    };
+    // Half a journal.
+    db.connect().execute("DROP TABLE upgrade_run_upgrade").unwrap();
+    unreadable(
+        "half a journal",
+        "error: cannot read the history table `upgrade_run`: the run journal is `upgrade_run` and `upgrade_run_upgrade`, and only one of them exists",
+    );
+    // A journal without the columns the engine reads.
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE upgrade_run_upgrade (run_id BIGINT NOT NULL); DROP TABLE upgrade_run; \
+             CREATE TABLE upgrade_run (id BIGINT NOT NULL)",
+        )
+        .unwrap();
+    unreadable(
+        "a foreign journal",
+        "error: table `upgrade_run` is not an upgrade history: it has no column `kind`, `started`, ",
     );
 }

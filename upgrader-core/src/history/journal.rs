@@ -426,10 +426,61 @@ pub(crate) fn adopted(
     })
 }
 
-/// Whether the journal's tables are there: both, neither, or an error naming the missing one.
+/// The columns of the journal's tables, as its migration makes them.
+const RUN_COLUMNS: [&str; 15] = [
+    "id",
+    "kind",
+    "started",
+    "finished",
+    "outcome",
+    "os_user",
+    "host",
+    "pid",
+    "program",
+    "program_version",
+    "failed_upgrade",
+    "error",
+    "rolled_back",
+    "warnings",
+    "reason",
+];
+const RUN_UPGRADE_COLUMNS: [&str; 5] = ["run_id", "seq", "upgrade", "action", "detail"];
+
+/// Whether the journal's tables are there: both, neither, or an error naming the missing one (or
+/// a table in their place that is not the engine's: SQLite reads a quoted name it does not know
+/// as a string, so a query alone would not tell).
 fn present(conn: &mut AnyConnection, table: &HistoryTable) -> Result<bool, Error> {
     let runs = relation(conn, &table.runs())?;
     let upgrades = relation(conn, &table.run_upgrades())?;
+    for (name, found, columns) in [
+        (table.runs(), &runs, &RUN_COLUMNS[..]),
+        (table.run_upgrades(), &upgrades, &RUN_UPGRADE_COLUMNS[..]),
+    ] {
+        let Some(found) = found else { continue };
+        let missing: Vec<String> = columns
+            .iter()
+            .filter(|c| !found.has(c))
+            .map(|c| format!("`{c}`"))
+            .collect();
+        if !found.is_table || !missing.is_empty() {
+            let reason = if found.is_table {
+                format!(
+                    "it has no column {}, which the engine's run journal has",
+                    missing.join(", ")
+                )
+            } else {
+                format!(
+                    "it is a {}, not a table as the engine's run journal is",
+                    found.kind
+                )
+            };
+            return Err(Error::ForeignHistoryTable {
+                table: name,
+                columns: found.names(),
+                reason,
+            });
+        }
+    }
     match (runs, upgrades) {
         (None, None) => Ok(false),
         (Some(_), Some(_)) => Ok(true),
