@@ -203,11 +203,8 @@ mod tests {
             assert!(!create.contains('{'), "every placeholder is replaced: {create}");
             assert!(!create.contains("TABLE upgrade"), "{create}");
             let journal = source.sql(source.files()[2].up);
-            assert!(journal.contains("CREATE TABLE \"tenant_a_run\" ("), "{journal}");
-            assert!(
-                journal.contains("CREATE TABLE \"tenant_a_run_upgrade\" ("),
-                "{journal}"
-            );
+            assert!(journal.contains(" \"tenant_a_run\" ("), "{journal}");
+            assert!(journal.contains(" \"tenant_a_run_upgrade\" ("), "{journal}");
             assert!(!journal.contains('{'), "every placeholder is replaced: {journal}");
         }
     }
