@@ -176,6 +176,31 @@ impl TestDb {
     }
 }
 
+/// A [`TestDb::snapshot`] without the run journal's tables (`*_run`, `*_run_upgrade`): what a
+/// command that failed must have left unchanged, the journal's record of the failure aside.
+pub fn without_journal(snapshot: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in snapshot.lines() {
+        if !line.starts_with(' ') {
+            let table = line.split(' ').next().unwrap_or_default();
+            skipping = table.ends_with("_run") || table.ends_with("_run_upgrade");
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The outcome of the newest row of the run journal of the history `upgrade`.
+pub fn last_run_outcome(db: &TestDb) -> Option<String> {
+    db.connect()
+        .query_text("SELECT outcome AS value FROM upgrade_run ORDER BY id DESC LIMIT 1")
+        .expect("the run journal can be read")
+}
+
 /// See [`TestDb::snapshot`]. The tables, their columns and the SQL that reads each value as text
 /// come from the engine's dialect of the connection's backend.
 pub fn snapshot(conn: &mut upgrader_core::AnyConnection) -> String {

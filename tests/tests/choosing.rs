@@ -5,7 +5,7 @@
 use std::process::{Command, Output, Stdio};
 
 use upgrader_core::Backend;
-use upgrader_tests::TestDb;
+use upgrader_tests::{TestDb, last_run_outcome, without_journal};
 
 const FLAKY: &str = "fixtures_2024_01_02_flaky";
 
@@ -104,6 +104,26 @@ fn unchanged(db: &TestDb, args: &[&str], env: &[(&str, &str)], code: i32) -> Out
         "{args:?} changed the database: {}",
         text(&out)
     );
+    out
+}
+
+/// A run in one transaction that failed: exit 1, and the database as it was but for the journal,
+/// which says it failed.
+fn unchanged_but_journal(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let before = without_journal(&db.snapshot());
+    let out = fixtures(db)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+    assert_eq!(
+        without_journal(&db.snapshot()),
+        before,
+        "{args:?}: {}",
+        text(&out)
+    );
+    assert_eq!(last_run_outcome(db).as_deref(), Some("failed"), "{args:?}");
     out
 }
 
@@ -249,7 +269,7 @@ fn bad_choices_are_refused_and_change_nothing(db: &TestDb) {
         if round == 1 {
             partly_applied(db);
         }
-        let refusals: [(&[&str], i32, &str); 9] = [
+        let refusals: [(&[&str], i32, &str); 13] = [
             (
                 &["run", "--yes-i-know", "--to", "accounts_2024_01_10_inital"],
                 1,
@@ -295,6 +315,26 @@ fn bad_choices_are_refused_and_change_nothing(db: &TestDb) {
                 2,
                 "error: the following required arguments were not provided:\n  --rehearse",
             ),
+            (
+                &["run", "--yes-i-know", "--atomic", "--max-duration", "1h"],
+                2,
+                "error: the argument '--atomic' cannot be used with '--max-duration <DURATION>'",
+            ),
+            (
+                &["run", "--yes-i-know", "--rehearse", "--max-duration", "30s"],
+                2,
+                "error: the argument '--rehearse' cannot be used with '--max-duration <DURATION>'",
+            ),
+            (
+                &["run", "--yes-i-know", "--json", "--dry-run"],
+                2,
+                "error: the argument '--json' cannot be used with '--dry-run'",
+            ),
+            (
+                &["run", "--yes-i-know", "--json", "--rehearse"],
+                2,
+                "error: the argument '--json' cannot be used with '--rehearse'",
+            ),
         ];
         for (args, code, start) in refusals {
             let out = unchanged(db, args, &[], code);
@@ -330,26 +370,28 @@ fn atomic_run_whose_third_upgrade_fails_changes_nothing(db: &TestDb) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    match db.snapshot() {
-        after if before == "<no database file>" => assert_eq!(after, "", "{}", text(&out)),
-        after => assert_eq!(after, before, "{}", text(&out)),
+    // Nothing applied or recorded; the run is in the journal, failed (its row, and the engine's
+    // tables, are written before the run's transaction, so that the failure leaves a trace).
+    assert!(applied_ids(db).is_empty(), "{}", text(&out));
+    assert_eq!(last_run_outcome(db).as_deref(), Some("failed"));
+    if !before.is_empty() && before != "<no database file>" {
+        assert_eq!(without_journal(&db.snapshot()), without_journal(&before));
     }
     assert!(stderr(&out).contains(&format!("error: upgrade `{FLAKY}` failed: the flaky fixture was told to fail; the whole run was rolled back, nothing was applied\nhint: ")), "{}", text(&out));
     assert!(listed(&out, "applied").is_empty(), "{}", text(&out));
     // With a history and data: the whole run, whose third upgrade fails.
     partly_applied(db);
-    let out = unchanged(db, &["run", "--yes-i-know", "--atomic"], &fail, 1);
+    let out = unchanged_but_journal(db, &["run", "--yes-i-know", "--atomic"], &fail);
     assert!(
         stderr(&out).contains("[3/9] fixtures_2024_01_02_flaky"),
         "{}",
         text(&out)
     );
     // A panic too.
-    unchanged(
+    unchanged_but_journal(
         db,
         &["run", "--yes-i-know", "--atomic"],
         &[("UPGRADER_TEST_PANIC", "1")],
-        1,
     );
     // Then it goes through, as a whole.
     let out = ok(db, &["run", "--yes-i-know", "--atomic"]);

@@ -112,6 +112,9 @@ pub(crate) enum Command {
     Mark(Mark),
     /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
     Resolve(Resolve),
+    /// Accepts an edit of an applied upgrade (its code changed since it was applied): records the
+    /// new checksum, and the reason, who and when in the run journal.
+    Accept(Accept),
     /// Explains one upgrade: its module, doc comment and source file, what it depends on and
     /// what depends on it, whether and when it was applied, and its estimate.
     Explain(Explain),
@@ -130,6 +133,19 @@ pub(crate) enum Show {
     /// The dependency graph, grouped by module, each upgrade marked with its state in the
     /// database: DOT for Graphviz (`| dot -Tsvg > graph.svg`), Mermaid or JSON.
     Graph(Graph),
+    /// The run journal, newest first: every command that changed the history (run, populate,
+    /// mark, resolve, accept, adoption), who ran it, when, and what it did or how it failed.
+    History(History),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct History {
+    /// Prints JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Only the newest N runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -196,8 +212,9 @@ pub(crate) struct Run {
     pub(crate) confirmation: Confirmation,
     /// The run's window (300ms, 45s, 30m, 2h, 1h30m): before each upgrade, if the time passed
     /// plus its estimate (measured, with --timings) would pass the window, stop before it and
-    /// exit 7 [default: `max_duration` in upgrader.toml, else no limit].
-    #[arg(long, value_name = "DURATION", value_parser = window)]
+    /// exit 7 [default: `max_duration` in upgrader.toml, else no limit; neither with --atomic or
+    /// --rehearse, which are all or nothing].
+    #[arg(long, value_name = "DURATION", value_parser = window, conflicts_with_all = ["atomic", "rehearse"])]
     pub(crate) max_duration: Option<std::time::Duration>,
     /// Prints the run's events as JSON on stdout, one object per line (NDJSON); needs
     /// --yes-i-know, as nobody can answer a prompt (not with --dry-run or --rehearse, which
@@ -293,6 +310,18 @@ pub(crate) struct Resolve {
     /// It did finish: record it as applied.
     #[arg(long)]
     pub(crate) mark_applied: bool,
+    #[command(flatten)]
+    pub(crate) confirmation: Confirmation,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Accept {
+    /// The edited upgrade.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// Why the edit is harmless (kept in the run journal).
+    #[arg(long, required = true)]
+    pub(crate) reason: String,
     #[command(flatten)]
     pub(crate) confirmation: Confirmation,
 }

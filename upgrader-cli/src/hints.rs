@@ -83,6 +83,11 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
             "take those back too (--with-dependents: they run again at the next run), or leave it applied".into()
         }
         Error::NotInterrupted { .. } => format!("{} lists the interrupted upgrades", command("check")),
+        Error::NotApplied { .. } | Error::NotEdited { .. } => format!(
+            "accept is for an applied upgrade whose code changed since: {} lists them",
+            command("status")
+        ),
+        Error::EmptyReason => "say why the edit is harmless, e.g. --reason \"typo in a log message\"".into(),
         Error::Graph { problems } => return problems.iter().find_map(|p| hint(p, host)),
         Error::Io { .. } => "check the path and its permissions".into(),
         Error::UnknownModule { known, .. } => format!("the active modules are: {}", known.join(", ")),

@@ -209,10 +209,13 @@ fn quiet_panics() {
 }
 
 fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
+    // Every command's settings name the program that runs it (the run journal records it).
+    let settings = |cli: &Cli| settings(cli).map(|s| s.run_by(host));
     match &cli.command {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
         Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
+        Command::Show(Show::History(args)) => commands::show_history(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json, host),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
@@ -226,6 +229,7 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
             commands::resolve(s, args)
         }),
+        Command::Accept(args) => commands::accept(&settings(&cli)?, args),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args, &|| settings(&cli), host),
         Command::Create(Create::Release(args)) => create::run_release(args, &|| settings(&cli)),
     }

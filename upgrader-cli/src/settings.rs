@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use upgrader_core::{DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
+use upgrader_core::{Actor, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
-use crate::DEFAULT_DATABASE;
 use crate::cli::{Cli, Confirmation, Run};
 use crate::config::{Config, LogFileSetting};
 use crate::refused::Refused;
+use crate::{DEFAULT_DATABASE, Host};
 
 /// The configuration file read when `--config` is not given (and it exists).
 const DEFAULT_CONFIG: &str = "upgrader.toml";
@@ -31,9 +31,17 @@ pub(crate) struct Settings {
     /// Where the commands that change the database log (`None` keeps no log), and whether it
     /// was asked for (the flag or the configuration) rather than the default.
     pub(crate) log_file: Option<(PathBuf, bool)>,
+    /// Who runs the commands, for the run journal.
+    pub(crate) actor: Actor,
 }
 
 impl Settings {
+    /// The settings of a command run by `host` (the journal records its name and version).
+    pub(crate) fn run_by(mut self, host: &Host) -> Settings {
+        self.actor = Actor::new(host.name.clone(), host.version.clone());
+        self
+    }
+
     /// The measured durations of the timings file, if one is named; a file that cannot be read
     /// or is not a timings file is an error (never "no timings").
     pub(crate) fn timings(&self) -> anyhow::Result<upgrader_core::Timings> {
@@ -101,6 +109,7 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         timings,
         max_duration,
         log_file: log_file(cli.log_file.as_deref().map(Path::new), config.log_file),
+        actor: Actor::default(),
     })
 }
 
@@ -119,7 +128,8 @@ fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<(Path
 /// The engine, for the commands that write.
 pub(crate) fn open(settings: &Settings) -> anyhow::Result<Engine> {
     let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?
-        .with_history_table(settings.history_table.clone());
+        .with_history_table(settings.history_table.clone())
+        .with_actor(settings.actor.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)
 }
@@ -146,7 +156,10 @@ pub(crate) fn run_options(settings: &Settings, confirmation: &Confirmation) -> R
 /// before anything is opened).
 pub(crate) fn run_options_with_window(settings: &Settings, run: &Run) -> anyhow::Result<RunOptions> {
     let mut options = run_options(settings, &run.confirmation).with_timings(settings.timings()?);
-    if let Some(window) = run.max_duration.or(settings.max_duration) {
+    // All or nothing has no window: `--max-duration` conflicts with those flags, and the
+    // configuration's window does not apply to them.
+    let whole = run.choice.atomic || run.choice.rehearse;
+    if let Some(window) = run.max_duration.or(settings.max_duration).filter(|_| !whole) {
         options = options.with_max_duration(window);
     }
     Ok(options)

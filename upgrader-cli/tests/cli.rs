@@ -542,6 +542,37 @@ fn an_application_mounts_the_command_set_as_a_subcommand() {
     myapp().args(["upgrader", "frobnicate"]).assert().code(2);
 }
 
+#[test]
+fn the_run_journal_names_the_application_and_its_version() {
+    let demo = Demo::sqlite();
+    myapp()
+        .current_dir(demo.dir.path())
+        .args(["upgrader", "run", "--yes-i-know"])
+        .assert()
+        .success();
+    let output = myapp()
+        .current_dir(demo.dir.path())
+        .args(["upgrader", "show", "history", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = &value["runs"][0];
+    assert_eq!(run["program"], "myapp upgrader", "{value}");
+    assert_eq!(run["program_version"], "2.3.4", "{value}");
+    assert_eq!(run["kind"], "run");
+    let output = myapp()
+        .current_dir(demo.dir.path())
+        .args(["upgrader", "show", "history"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        table.contains(" (myapp upgrader 2.3.4)  succeeded, applied 8: "),
+        "{table}"
+    );
+}
+
 // Hints said `upgrader resolve …` (a text replace made them `myapp upgrader …` only where the
 // words happened to match) although the operator typed `myapp upgrader`.
 #[test]

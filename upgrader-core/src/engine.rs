@@ -7,14 +7,16 @@ use crate::connection::{AnyConnection, Backend};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::graph::{Plan, Registry};
-use crate::history::HistoryTable;
+use crate::history::{Actor, HistoryTable, Open};
 use crate::lock::RunLock;
 use crate::timeouts::Timeouts;
 use crate::url::DatabaseUrl;
 
+mod accept;
 mod apply;
 mod checks;
 mod estimate;
+mod journal;
 mod mode;
 mod readiness;
 mod repair;
@@ -48,6 +50,10 @@ pub struct Engine {
     /// What the session has now: `timeouts`, or shorter waits before a run's first upgrade.
     session: Timeouts,
     history: HistoryTable,
+    /// Who runs it, for the journal (see [`Engine::with_actor`]).
+    actor: Actor,
+    /// The journal row of the command under way.
+    journal: Open,
 }
 
 impl Engine {
@@ -104,6 +110,8 @@ impl Engine {
             timeouts,
             session: timeouts,
             history: HistoryTable::default(),
+            actor: Actor::default(),
+            journal: Open::Idle,
         })
     }
 

@@ -243,6 +243,27 @@ pub enum Error {
         /// The upgrade asked for.
         id: String,
     },
+    /// [`Engine::accept`](crate::Engine::accept) for an upgrade the history does not record as
+    /// applied (pending, or counted as applied only through a later one). Nothing was changed.
+    #[error("`{id}` is not recorded as applied: there is no recorded checksum to accept a new one for")]
+    NotApplied {
+        /// The upgrade asked for.
+        id: String,
+    },
+    /// [`Engine::accept`](crate::Engine::accept) for an applied upgrade whose code did not change
+    /// since it was applied ([`Status::edited`](crate::Status::edited) lists those that did), or
+    /// whose recorded checksum is unknown. Nothing was changed.
+    #[error("`{id}` is not edited: {why}")]
+    NotEdited {
+        /// The upgrade asked for.
+        id: String,
+        /// Why there is nothing to accept.
+        why: String,
+    },
+    /// [`Engine::accept`](crate::Engine::accept) without a reason: the journal keeps why an edit
+    /// was accepted. Nothing was changed.
+    #[error("accepting an edited upgrade needs a reason, and the one given is empty")]
+    EmptyReason,
     /// A file could not be read or written (the cause is the error's source).
     #[error("{doing} {path}")]
     Io {
@@ -491,6 +512,12 @@ mod tests {
                     applied: None,
                 }],
             },
+            Error::NotApplied { id: id() },
+            Error::NotEdited {
+                id: id(),
+                why: "its code has the checksum recorded when it was applied".into(),
+            },
+            Error::EmptyReason,
         ];
         for err in &errors {
             let text = chain(err);

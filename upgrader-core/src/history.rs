@@ -4,7 +4,7 @@
 //! history (`upgrade` unless the operator chose another name, see [`HistoryTable`]: the seed
 //! system's layout, `upgrade` + `applied`, plus `duration_ms`, `checksum` and `method`) and
 //! `<history>_in_progress` (upgrades started and not finished, on backends without transactional
-//! DDL).
+//! DDL), and the run journal, `<history>_run` and `<history>_run_upgrade` (see [`Journal`]).
 //!
 //! "There is no history yet" and "there is a history the engine cannot read" are different
 //! answers: the first is an empty history, the second an error. What is in the history's place is
@@ -14,6 +14,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod checkpoint;
+mod journal;
 mod layout;
 mod migrations;
 pub(crate) mod sql;
@@ -30,11 +31,15 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_migrations::MigrationHarness;
 
 pub use self::checkpoint::Checkpoint;
+pub(crate) use self::journal::{Action, Finish, Open};
+pub use self::journal::{Actor, Journal, RunEntry, RunKind, RunOutcome, RunUpgrade};
 use self::layout::Layout;
 use self::migrations::HistoryMigrations;
 use self::sql::{in_utc, quoted};
 pub use self::table::HistoryTable;
-pub(crate) use self::write::{Record, clear_started, forget, mark_failed, mark_started, record, record_all};
+pub(crate) use self::write::{
+    Record, clear_started, forget, mark_failed, mark_started, record, record_all, set_checksum,
+};
 use crate::connection::{AnyConnection, with_conn};
 use crate::dialect::ReadView;
 use crate::error::Error;
@@ -83,6 +88,10 @@ pub struct AppliedRecord {
     pub checksum: Option<String>,
     /// `run`, `populate`, `mark`, `resolve` or `adopted`.
     pub method: String,
+    /// The journal's run that recorded it ([`RunEntry::id`]); `None` for a row written before the
+    /// database had a journal (or by an engine that kept none), and for adopted rows. Read by
+    /// [`crate::Engine::applied`] only: `None` in a [`crate::Status`].
+    pub run: Option<i64>,
 }
 
 /// An upgrade that started and did not finish, or failed where its changes could not be rolled back.
@@ -191,8 +200,15 @@ pub(crate) fn read(conn: &mut AnyConnection, table: &HistoryTable) -> Result<His
 
 /// Every applied upgrade (see [`History::applied`]); empty when there is no history yet. A table
 /// the seed system left (only `upgrade` and `applied`) is read as it is, until `setup` adopts it.
+/// Each row names the journal's run that recorded it ([`AppliedRecord::run`]), read in the same
+/// view (the run path's reads of the history, [`read`], leave it out).
 pub(crate) fn applied(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Vec<AppliedRecord>, Error> {
-    read(conn, table).map(|history| history.applied)
+    consistently(conn, |conn| {
+        let layout = layout(conn, table)?;
+        let mut applied = read_applied(conn, table, &layout)?;
+        journal::attribute(conn, table, &mut applied)?;
+        Ok(applied)
+    })
 }
 
 #[derive(QueryableByName)]
@@ -279,6 +295,7 @@ fn read_applied(
             duration_ms: row.duration_ms,
             checksum: row.checksum,
             method: row.method.unwrap_or_else(|| "unknown".into()),
+            run: None,
         });
     }
     // Deterministic whatever the column holds: unknown times first, then by time, then by id.
@@ -318,12 +335,34 @@ fn read_in_progress(
     rows.map_err(|cause| Error::unreadable(table.in_progress(), cause))
 }
 
-/// Creates or updates the history tables, adopting a seed system's table. Call it holding the run
-/// lock. Refuses a table that is not a history before changing anything.
-pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable) -> Result<(), Error> {
-    layout(conn, table)?;
+/// Creates or updates the history tables, adopting a seed system's table, and records the
+/// adoption in the journal as `actor`'s. Call it holding the run lock. Refuses a table that is
+/// not a history before changing anything.
+pub(crate) fn setup(conn: &mut AnyConnection, table: &HistoryTable, actor: &Actor) -> Result<(), Error> {
+    let started = now();
+    let seed = matches!(layout(conn, table)?, Layout::Seed { .. });
     let source = HistoryMigrations::new(conn.backend(), table);
     let result: diesel::migration::Result<()> =
         with_conn!(conn, c => c.run_pending_migrations(source).map(|_| ()));
-    result.map_err(|cause| Error::Migration { cause })
+    result.map_err(|cause| Error::Migration { cause })?;
+    if seed {
+        let adopted: Vec<String> = applied(conn, table)?
+            .into_iter()
+            .filter(|r| r.method == Method::Adopted.as_str())
+            .map(|r| r.upgrade)
+            .collect();
+        journal::adopted(conn, table, actor, started, &adopted)?;
+    }
+    Ok(())
 }
+
+/// The run journal, newest first, at most `limit` rows (see [`Journal`]).
+pub(crate) fn journal(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    limit: Option<usize>,
+) -> Result<Journal, Error> {
+    journal::read(conn, table, limit)
+}
+
+pub(crate) use self::journal::{finish as finish_run, note as note_run, start as start_run};

@@ -78,7 +78,7 @@ pub use error::{CheckFailure, Error};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
 };
-pub use history::{Checkpoint, HistoryTable};
+pub use history::{Actor, Checkpoint, HistoryTable, Journal, RunEntry, RunKind, RunOutcome, RunUpgrade};
 pub use lock::{DEFAULT_SCOPE, LockId, SessionLockSql};
 pub use run_events::{PlannedUpgrade, Warning};
 pub use timeouts::Timeouts;

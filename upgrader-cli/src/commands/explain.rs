@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
-use upgrader_core::{Explanation, Registry, Related, UpgradeState};
+use upgrader_core::{Explanation, Journal, Registry, Related, RunEntry, UpgradeState};
 
 use crate::Host;
 use crate::cli::Explain;
-use crate::commands::{applied_at, timestamp, warn_ghosts};
+use crate::commands::{applied_at, by, timestamp, warn_ghosts};
 use crate::output::{self, data, duration};
 use crate::refused::Refused;
 use crate::settings::{Settings, inspect};
@@ -53,7 +53,7 @@ pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyho
     let mut engine = inspect(settings)?;
     let status = engine.status()?;
     warn_ghosts(status.ghosts.iter().map(|g| g.upgrade.as_str()));
-    let explanation = Explanation::new(engine.plan(), &status, upgrade.id())
+    let mut explanation = Explanation::new(engine.plan(), &status, upgrade.id())
         .ok_or_else(|| anyhow::anyhow!("`{}` is not in the plan", upgrade.id()))?;
     let estimate = if explanation.state.is_applied() {
         Estimate::NotNeeded
@@ -66,10 +66,25 @@ pub(crate) fn explain(settings: &Settings, args: &Explain, host: &Host) -> anyho
             None => Estimate::Failed,
         }
     };
+    // The journal's run that recorded it (the status does not read it), and that run's row.
+    if let Some(record) = &mut explanation.record {
+        record.run = engine
+            .applied()?
+            .into_iter()
+            .find(|r| r.upgrade == record.upgrade)
+            .and_then(|r| r.run);
+    }
+    let run = match explanation.record.as_ref().and_then(|r| r.run) {
+        Some(id) => match engine.runs(None)? {
+            Journal::Kept { runs } => runs.into_iter().find(|r| r.id == id),
+            _ => None,
+        },
+        None => None,
+    };
     if args.json {
         output::json(&explanation_json(&explanation, &estimate))?;
     } else {
-        data(&explanation_text(&explanation, &estimate))?;
+        data(&explanation_text(&explanation, &estimate, run.as_ref()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -113,7 +128,7 @@ fn related_text(related: &[Related]) -> Vec<String> {
         .collect()
 }
 
-fn explanation_text(e: &Explanation, estimate: &Estimate) -> String {
+fn explanation_text(e: &Explanation, estimate: &Estimate, run: Option<&RunEntry>) -> String {
     let upgrade = &e.upgrade;
     let mut lines: Vec<(&str, Vec<String>)> = Vec::new();
     let kind = if upgrade.is_release() { " (a release)" } else { "" };
@@ -130,6 +145,19 @@ fn explanation_text(e: &Explanation, estimate: &Estimate) -> String {
     );
     lines.push(("source", vec![source]));
     lines.push(("state", vec![state_text(e)]));
+    if let Some(record) = &e.record {
+        let run = match (record.run, run) {
+            (Some(id), Some(run)) => format!(
+                "{id}: a {} started {} UTC by {}",
+                run.kind,
+                timestamp(&run.started),
+                by(run)
+            ),
+            (Some(id), None) => id.to_string(),
+            (None, _) => "- (recorded before the database had a run journal, or adopted)".to_owned(),
+        };
+        lines.push(("run", vec![run]));
+    }
     let estimate = match estimate {
         Estimate::NotNeeded => "- (applied already)".to_owned(),
         Estimate::None => "- (it has no estimate)".to_owned(),
@@ -238,6 +266,7 @@ fn explanation_json(e: &Explanation, estimate: &Estimate) -> serde_json::Value {
             "duration_ms": r.duration_ms,
             "method": r.method,
             "checksum": r.checksum,
+            "run_id": r.run,
         })
     });
     let started = e.started.as_ref().map(|s| {

@@ -1,9 +1,11 @@
 //! The commands that look at or change a database, one file each; what they share is here.
 
+mod accept;
 mod check;
 mod choose;
 mod explain;
 mod graph;
+mod history;
 mod large;
 mod logged;
 mod rehearse;
@@ -13,9 +15,11 @@ mod show;
 mod status;
 mod window;
 
+pub(crate) use accept::accept;
 pub(crate) use check::check;
 pub(crate) use explain::{explain, unknown};
 pub(crate) use graph::show_graph;
+pub(crate) use history::{by, show_history};
 pub(crate) use large::{checkpoint_json, how, summary};
 pub(crate) use logged::logged;
 pub(crate) use repair::{mark, populate, resolve};

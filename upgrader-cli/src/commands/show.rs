@@ -24,7 +24,7 @@ pub(crate) fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<Ex
     if json {
         let rows: Vec<_> = applied
             .iter()
-            .map(|r| json!({"upgrade": r.upgrade, "applied": r.applied.as_ref().map(timestamp), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method}))
+            .map(|r| json!({"upgrade": r.upgrade, "applied": r.applied.as_ref().map(timestamp), "duration_ms": r.duration_ms, "checksum": r.checksum, "method": r.method, "run_id": r.run}))
             .collect();
         output::json(&rows)?;
         return Ok(ExitCode::SUCCESS);
@@ -43,10 +43,11 @@ pub(crate) fn show_applied(settings: &Settings, json: bool) -> anyhow::Result<Ex
                     duration(Duration::from_millis(ms.unsigned_abs()))
                 }),
                 r.method.clone(),
+                r.run.map_or("-".into(), |run| run.to_string()),
             ]
         })
         .collect();
-    data(&table(&["UPGRADE", "APPLIED (UTC)", "TOOK", "HOW"], &rows))?;
+    data(&table(&["UPGRADE", "APPLIED (UTC)", "TOOK", "HOW", "RUN"], &rows))?;
     Ok(ExitCode::SUCCESS)
 }
 

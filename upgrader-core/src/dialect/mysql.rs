@@ -19,10 +19,11 @@ use crate::url::DatabaseUrl;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mysql;
 
-const MIGRATIONS: [MigrationFiles; 3] = [
+const MIGRATIONS: [MigrationFiles; 4] = [
     migration!("mysql", "2026-11-25-000000_create_history"),
     migration!("mysql", "2026-11-26-000000_adopted_rows"),
     migration!("mysql", "2026-11-26-160000_batch_checkpoints"),
+    migration!("mysql", "2026-11-27-000000_run_journal"),
 ];
 
 /// The SQL expression of the `GET_LOCK` name of `scope` in the target database: `upgrader.`,

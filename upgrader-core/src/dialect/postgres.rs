@@ -20,10 +20,11 @@ use crate::url::DatabaseUrl;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Postgres;
 
-const MIGRATIONS: [MigrationFiles; 3] = [
+const MIGRATIONS: [MigrationFiles; 4] = [
     migration!("postgres", "2026-11-25-000000_create_history"),
     migration!("postgres", "2026-11-26-000000_adopted_rows"),
     migration!("postgres", "2026-11-26-160000_batch_checkpoints"),
+    migration!("postgres", "2026-11-27-000000_run_journal"),
 ];
 
 /// The advisory lock key for the default scope: two int4 halves, "upgr" and "ader".

@@ -16,10 +16,11 @@ use crate::url::DatabaseUrl;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sqlite;
 
-const MIGRATIONS: [MigrationFiles; 3] = [
+const MIGRATIONS: [MigrationFiles; 4] = [
     migration!("sqlite", "2026-11-25-000000_create_history"),
     migration!("sqlite", "2026-11-26-000000_adopted_rows"),
     migration!("sqlite", "2026-11-26-160000_batch_checkpoints"),
+    migration!("sqlite", "2026-11-27-000000_run_journal"),
 ];
 
 impl Dialect for Sqlite {

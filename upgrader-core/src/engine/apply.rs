@@ -9,7 +9,7 @@ use crate::blocked;
 use crate::connection::Backend;
 use crate::context::{Context, Interaction};
 use crate::error::Error;
-use crate::history::{self, Method};
+use crate::history::{self, Action, Method};
 use crate::lock;
 use crate::upgrade::Upgrade;
 
@@ -109,7 +109,7 @@ impl Engine {
 
     /// How long the upgrade's statements wait for a lock, when not the session's wait: its own
     /// `lock_timeout`, else the engine's default for upgrades.
-    fn lock_timeout_of(&self, upgrade: &Upgrade) -> Option<Duration> {
+    pub(super) fn lock_timeout_of(&self, upgrade: &Upgrade) -> Option<Duration> {
         upgrade.lock_timeout.or(self.timeouts.upgrade_lock)
     }
 
@@ -238,18 +238,18 @@ impl Engine {
                 ..f
             })?;
         }
-        let history = &self.history;
         let millis = millis(duration);
-        let recorded = self.conn.transaction(|conn| {
+        let recorded = self.in_transaction(|engine| {
             history::record(
-                conn,
-                history,
+                &mut engine.conn,
+                &engine.history,
                 upgrade.id,
                 Some(millis),
                 upgrade.checksum,
                 Method::Run,
             )?;
-            history::clear_started(conn, history, upgrade.id)
+            engine.note_run(upgrade.id, Action::Applied, None)?;
+            history::clear_started(&mut engine.conn, &engine.history, upgrade.id)
         });
         recorded.map(|()| duration).map_err(|e| Failure {
             reason: self.explain(e).to_string(),
@@ -300,7 +300,8 @@ impl Engine {
             Some(millis),
             upgrade.checksum,
             Method::Run,
-        )
+        )?;
+        self.note_run(upgrade.id, Action::Applied, None)
     }
 
     fn commit(&mut self) -> Result<(), Ran> {

@@ -11,7 +11,7 @@ use super::{Engine, RunOptions, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::Traced;
-use crate::history::{self, Method, Record, checkpoint};
+use crate::history::{self, Action, Method, Record, RunKind, checkpoint};
 use crate::upgrade::Upgrade;
 
 /// What a repair writes to the history, in one transaction.
@@ -44,6 +44,15 @@ impl<'a> Edits<'a> {
             && self.forget.is_empty()
             && self.clear.is_empty()
             && self.checkpoints.is_empty()
+    }
+
+    /// The journal's name for the command that makes these edits.
+    fn kind(&self) -> RunKind {
+        match self.method {
+            Method::Populate => RunKind::Populate,
+            Method::Resolve => RunKind::Resolve,
+            _ => RunKind::Mark,
+        }
     }
 }
 
@@ -213,28 +222,40 @@ impl Engine {
         let read = history::read(&mut self.conn, &self.history);
         self.explained(read)?;
         self.with_lock(ui, options.lock_timeout, |engine, _| {
-            let status = engine.status()?;
-            let (edits, value) = decide(engine, &status)?;
-            if edits.is_empty() {
-                return Ok(value);
-            }
-            history::setup(&mut engine.conn, &engine.history)?;
-            let history = &engine.history;
-            engine.conn.transaction(|conn| {
-                history::record_all(conn, history, &edits.record, edits.method)?;
-                for id in &edits.forget {
-                    history::forget(conn, history, id)?;
-                }
-                for id in &edits.clear {
-                    history::clear_started(conn, history, id)?;
-                }
-                for id in &edits.checkpoints {
-                    history::clear_started(conn, history, id)?;
-                    checkpoint::clear(conn, history, id)?;
-                }
-                Ok::<_, Error>(())
-            })?;
-            Ok(value)
+            engine.journaled(
+                |engine| {
+                    let status = engine.status()?;
+                    let (edits, value) = decide(engine, &status)?;
+                    if edits.is_empty() {
+                        return Ok(value);
+                    }
+                    engine.set_up_history(edits.kind(), None)?;
+                    engine.in_transaction(|engine| {
+                        let (conn, history) = (&mut engine.conn, &engine.history);
+                        history::record_all(conn, history, &edits.record, edits.method)?;
+                        for record in &edits.record {
+                            engine.note_run(record.id, Action::Recorded, None)?;
+                        }
+                        for id in &edits.forget {
+                            history::forget(&mut engine.conn, &engine.history, id)?;
+                            engine.note_run(id, Action::Forgotten, None)?;
+                        }
+                        for id in &edits.clear {
+                            history::clear_started(&mut engine.conn, &engine.history, id)?;
+                            engine.note_run(id, Action::Cleared, None)?;
+                        }
+                        // A batched upgrade's checkpoint (and its start mark) go with it.
+                        for id in &edits.checkpoints {
+                            history::clear_started(&mut engine.conn, &engine.history, id)?;
+                            checkpoint::clear(&mut engine.conn, &engine.history, id)?;
+                            engine.note_run(id, Action::Cleared, Some("checkpoint"))?;
+                        }
+                        Ok(())
+                    })?;
+                    Ok(value)
+                },
+                |_| 0,
+            )
         })
     }
 

@@ -10,7 +10,6 @@ use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
 use crate::context::Interaction;
 use crate::error::Error;
 use crate::events::{Collected, Traced};
-use crate::history;
 use crate::run_events::PlannedUpgrade;
 use crate::upgrade::{Phase, Upgrade};
 
@@ -93,8 +92,7 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<RunReport, Error> {
         options.mode.supported_by(self.backend())?;
-        let traced = &mut Traced(ui);
-        let ui = &mut Collected::new(traced);
+        let ui = &mut Traced(ui);
         // The window counts from here: the wait for the lock and the checks count.
         let run_started = Instant::now();
         let mut result = self.bounded(options, |engine| match &preview {
@@ -104,14 +102,15 @@ impl Engine {
                 engine.run_from(&status, None, run_started, ui, options)
             }
         });
-        // The preview's checks' warnings first: they were given before this run's.
+        // The preview's checks' warnings first: they were given before this run's (which the run
+        // collects holding the lock: nothing runs an upgrade's code outside it).
         let mut warnings = preview.map(|p| p.warnings).unwrap_or_default();
-        warnings.append(&mut ui.warnings);
         let mut unreported = RunReport::default();
         let report = match &mut result {
             Ok(report) => report,
             Err(error) => error.report_mut().unwrap_or(&mut unreported),
         };
+        warnings.append(&mut report.warnings);
         report.warnings = warnings;
         let report = match &result {
             Ok(report) => report,
@@ -193,7 +192,30 @@ impl Engine {
             return Ok(RunReport::default());
         }
         self.with_lock(ui, options.lock_timeout, |engine, ui| {
-            engine.run_locked(preview, run_started, ui, options)
+            // The journal counts the warnings given holding the lock (the preview's are the
+            // run's too: see `run_reported`).
+            let preview_warnings = preview.map_or(0, |p| p.warnings.len());
+            engine.journaled(
+                |engine| {
+                    let ui = &mut Collected::new(ui);
+                    let mut result = engine.run_locked(preview, run_started, ui, options);
+                    let warnings = std::mem::take(&mut ui.warnings);
+                    if let Some(report) = match &mut result {
+                        Ok(report) => Some(report),
+                        Err(error) => error.report_mut(),
+                    } {
+                        report.warnings = warnings;
+                    }
+                    result
+                },
+                |result| {
+                    preview_warnings
+                        + match result {
+                            Ok(report) => report.warnings.len(),
+                            Err(error) => error.report().map_or(0, |r| r.warnings.len()),
+                        }
+                },
+            )
         })
     }
 
@@ -249,8 +271,10 @@ impl Engine {
             }
             if index == 0 {
                 // After the checks: a database that refuses writes is reported by them, not by
-                // this. Not before a run that stops at once: that one changes nothing.
-                history::setup(&mut self.conn, &self.history)?;
+                // this. Not before a run that stops at once: that one changes nothing. From here
+                // on the run is in the journal, failures included (its first write waits no longer
+                // for a lock than the first upgrade would).
+                self.start_run(upgrade, ui)?;
                 // The first upgrade starts: the waits are the engine's own again.
                 self.session_timeouts(self.timeouts)?;
             }

@@ -10,7 +10,8 @@ use crate::lock;
 
 impl Engine {
     /// The history: the rows whose time the engine cannot read first, then oldest first (ties
-    /// by id). An error when the history cannot be read; empty only when there is none yet.
+    /// by id), each with the journal's run that recorded it. An error when the history (or the
+    /// journal) cannot be read; empty only when there is none yet.
     pub fn applied(&mut self) -> Result<Vec<AppliedRecord>, Error> {
         let applied = history::applied(&mut self.conn, &self.history);
         self.explained(applied)

@@ -22,6 +22,12 @@ impl Engine {
         ui: &mut dyn Interaction,
     ) -> Result<RunReport, Error> {
         let rehearsal = mode == RunMode::Rehearse;
+        // An all-or-nothing run is in the journal, failures included: its row (and the history's
+        // tables) are written before its transaction, so that a run rolled back leaves a trace.
+        // A rehearsal leaves none: it changes nothing, not even the journal.
+        if !rehearsal {
+            self.set_up_history(crate::history::RunKind::Run, None)?;
+        }
         // Outside the transaction: PostgreSQL undoes a `SET` with the transaction that made it.
         self.session_timeouts(self.timeouts)?;
         self.conn
@@ -65,7 +71,8 @@ impl Engine {
         if !failures.is_empty() {
             return Err(Stop::Before(Error::PreChecksFailed { failures }));
         }
-        history::setup(&mut self.conn, &self.history).map_err(Stop::Before)?;
+        // A rehearsal on a database without the history's tables creates them in its transaction.
+        history::setup(&mut self.conn, &self.history, &self.actor).map_err(Stop::Before)?;
         let strategy = Strategy::of(self.backend());
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {

@@ -183,6 +183,7 @@ mod tests {
             duration_ms: None,
             checksum: None,
             method: "run".to_owned(),
+            run: None,
         }
     }
 

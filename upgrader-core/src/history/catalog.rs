@@ -20,13 +20,13 @@ pub(crate) struct Relation {
 }
 
 impl Relation {
-    pub(super) fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.columns.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// Names compare as the backend compares them: [`relation`] gives them in lowercase where
     /// the backend ignores case (SQLite, MySQL), as they are where it does not (PostgreSQL).
-    pub(super) fn has(&self, column: &str) -> bool {
+    pub(crate) fn has(&self, column: &str) -> bool {
         self.columns.iter().any(|(name, _)| name == column)
     }
 

@@ -3,7 +3,7 @@
 //! `diesel_migrations`' embedded migrations have their table names written in the SQL. These are
 //! the same files (`migrations/<backend>/<version>_<name>/{up,down}.sql`, each backend's set
 //! given by its dialect), with `{history}`,
-//! `{in_progress}` and `{checkpoint}` standing for the tables' quoted names, served through diesel's
+//! `{in_progress}`, `{checkpoint}`, `{run}` and `{run_upgrade}` standing for the tables' quoted names, served through diesel's
 //! [`MigrationSource`] so that `MigrationHarness` runs and records them as usual. Each history
 //! table has versions of its own: `upgrade`'s are the files' versions (so databases set up before
 //! the name could be chosen stay set up), another table's are suffixed with its name, so two
@@ -80,6 +80,8 @@ impl HistoryMigrations {
             .replace("{history}", &quoted(self.table.name()))
             .replace("{in_progress}", &quoted(&self.table.in_progress()))
             .replace("{checkpoint}", &quoted(&self.table.checkpoint()))
+            .replace("{run_upgrade}", &quoted(&self.table.run_upgrades()))
+            .replace("{run}", &quoted(&self.table.runs()))
     }
 }
 
@@ -162,7 +164,12 @@ mod tests {
     fn the_default_table_keeps_the_files_versions() {
         assert_eq!(
             source("upgrade").versions(),
-            ["20261125000000", "20261126000000", "20261126160000"]
+            [
+                "20261125000000",
+                "20261126000000",
+                "20261126160000",
+                "20261127000000"
+            ]
         );
     }
 
@@ -173,7 +180,8 @@ mod tests {
             [
                 "20261125000000_tenant_a",
                 "20261126000000_tenant_a",
-                "20261126160000_tenant_a"
+                "20261126160000_tenant_a",
+                "20261127000000_tenant_a"
             ]
         );
         let long = "a".repeat(48);
@@ -201,6 +209,10 @@ mod tests {
             );
             assert!(!create.contains('{'), "every placeholder is replaced: {create}");
             assert!(!create.contains("TABLE upgrade"), "{create}");
+            let journal = source.sql(source.files()[3].up);
+            assert!(journal.contains(" \"tenant_a_run\" ("), "{journal}");
+            assert!(journal.contains(" \"tenant_a_run_upgrade\" ("), "{journal}");
+            assert!(!journal.contains('{'), "every placeholder is replaced: {journal}");
         }
     }
 }

@@ -78,6 +78,16 @@ impl HistoryTable {
     pub fn checkpoint(&self) -> String {
         format!("{}_checkpoint", self.0)
     }
+
+    /// The run journal: one row per command that changed the history, `<name>_run`.
+    pub fn runs(&self) -> String {
+        format!("{}_run", self.0)
+    }
+
+    /// What each run of the journal did to each upgrade: `<name>_run_upgrade`.
+    pub fn run_upgrades(&self) -> String {
+        format!("{}_run_upgrade", self.0)
+    }
 }
 
 impl Default for HistoryTable {
@@ -118,6 +128,8 @@ mod tests {
             assert_eq!(HistoryTable::new(name).unwrap().name(), name);
         }
         assert_eq!(HistoryTable::default().in_progress(), "upgrade_in_progress");
+        assert_eq!(HistoryTable::default().runs(), "upgrade_run");
+        assert_eq!(HistoryTable::default().run_upgrades(), "upgrade_run_upgrade");
     }
 
     #[test]

@@ -140,3 +140,26 @@ pub(crate) fn clear_started(conn: &mut AnyConnection, table: &HistoryTable, id: 
     done.map(|_| ())
         .map_err(Error::db(format!("clearing the start mark of `{id}`")))
 }
+
+/// Records a new checksum for an applied upgrade (its edit was accepted).
+pub(crate) fn set_checksum(
+    conn: &mut AnyConnection,
+    table: &HistoryTable,
+    id: &str,
+    checksum: &str,
+) -> Result<(), Error> {
+    let sql = format!(
+        "UPDATE {} SET \"checksum\" = ? WHERE \"upgrade\" = ?",
+        quoted(table.name())
+    );
+    let query = bind_query(conn.backend(), &sql)
+        .bind::<Text, _>(checksum)
+        .bind::<Text, _>(id);
+    let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+    match done.map_err(Error::db(format!("recording the new checksum of `{id}`")))? {
+        1 => Ok(()),
+        n => Err(Error::db(format!("recording the new checksum of `{id}`"))(
+            diesel::result::Error::QueryBuilderError(format!("{n} history rows matched, not 1").into()),
+        )),
+    }
+}

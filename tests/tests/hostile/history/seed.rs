@@ -168,10 +168,12 @@ fn seed_history_is_read_whatever_its_applied_column_holds(db: &TestDb) {
     // A seed history whose `applied` the engine did not expect was read as none applied, and
     // `run` started again at the first upgrade.
     assert_ok(&command(&db.url, &["run", "--yes-i-know"]));
-    // The application's tables stay; the engine's history goes: the seed's tables take its place.
+    // The application's tables stay; the engine's history (and its journal) goes: the seed's
+    // tables take its place.
     sql(
         db,
-        "DROP TABLE upgrade_checkpoint; DROP TABLE upgrade_in_progress; DROP TABLE upgrade; DROP TABLE __diesel_schema_migrations",
+        "DROP TABLE upgrade_checkpoint; DROP TABLE upgrade_in_progress; DROP TABLE upgrade; DROP TABLE upgrade_run_upgrade; \
+         DROP TABLE upgrade_run; DROP TABLE __diesel_schema_migrations",
     );
     if db.backend() == Backend::Postgres {
         let name = db_name(db);

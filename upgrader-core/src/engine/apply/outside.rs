@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Failure, millis};
 use crate::context::{Context, Interaction};
 use crate::engine::{Engine, flatten};
-use crate::history::{self, Method, checkpoint};
+use crate::history::{self, Action, Method, checkpoint};
 use crate::lock;
 use crate::upgrade::Upgrade;
 
@@ -65,18 +65,19 @@ impl Engine {
                 },
             );
         }
-        let history = &self.history;
-        let recorded = self.conn.transaction(|conn| {
+        // The history row, the journal's note, the mark and the checkpoint go together.
+        let recorded = self.in_transaction(|engine| {
             history::record(
-                conn,
-                history,
+                &mut engine.conn,
+                &engine.history,
                 upgrade.id,
                 Some(millis(duration)),
                 upgrade.checksum,
                 Method::Run,
             )?;
-            history::clear_started(conn, history, upgrade.id)?;
-            checkpoint::clear(conn, history, upgrade.id)
+            engine.note_run(upgrade.id, Action::Applied, None)?;
+            history::clear_started(&mut engine.conn, &engine.history, upgrade.id)?;
+            checkpoint::clear(&mut engine.conn, &engine.history, upgrade.id)
         });
         recorded.map(|()| duration).map_err(|e| Failure {
             reason: self.explain(e).to_string(),

@@ -1,0 +1,2 @@
+DROP TABLE {run_upgrade};
+DROP TABLE {run};
