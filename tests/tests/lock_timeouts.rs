@@ -363,4 +363,44 @@ upgrader_tests::on_every_backend!(
     a_retry_after_the_lock_is_released_succeeds,
     retries_that_all_give_up_fail_the_run,
     other_failures_are_not_retried,
+    an_upgrade_outside_a_transaction_keeps_its_lock_timeout,
 );
+
+// `transaction = false` with a lock timeout: no transaction to `SET LOCAL` in, so the session
+// waits that long while it runs, and its own wait comes back after. It gives up in time, is left
+// interrupted (it ran outside a transaction), and runs once the lock is gone. On SQLite the run's
+// first write (its journal row) is held up by the same file lock first, so nothing ran at all.
+fn an_upgrade_outside_a_transaction_keeps_its_lock_timeout(db: &TestDb) {
+    let mut engine = engine(db, vec![ALTER_ONLY.with_transaction(false)], None);
+    let mut holder = hold_busy(db);
+    let result = engine.run(&mut Unattended::default(), &RunOptions::default());
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert!(
+        matches!(&result, Err(Error::UpgradeFailed { reason, .. }) if reason.contains("within the upgrade's lock timeout (1s)")),
+        "{}: {result:?}",
+        db.backend()
+    );
+    assert!(!has_extra(db));
+    let status = engine.status().unwrap();
+    if db.backend() == Backend::Sqlite {
+        assert!(status.interrupted.is_empty(), "{status:?}");
+    } else {
+        assert_eq!(status.interrupted.len(), 1, "{status:?}");
+        engine
+            .resolve(
+                "busy_2024_01_02_alter",
+                true,
+                &mut Unattended::default(),
+                &RunOptions::default(),
+            )
+            .unwrap();
+    }
+    if let Some(ms) = session_wait_ms(&mut engine) {
+        assert_eq!(ms, 120_000, "{}", db.backend());
+    }
+    let report = engine
+        .run(&mut Unattended::default(), &RunOptions::default())
+        .unwrap();
+    assert_eq!(report.applied_ids(), ["busy_2024_01_02_alter"]);
+    assert!(has_extra(db));
+}

@@ -209,6 +209,15 @@ fn run_json_streams_a_whole_run_as_one_object_per_line() {
         assert_eq!(done["applied"], 7);
         assert_eq!(done["warnings"], 1);
         assert!(done["duration_ms"].is_u64());
+        // The journal keeps the run's warnings too.
+        let history = demo.cmd(&["show", "history", "--json"]).output().unwrap();
+        assert!(history.status.success(), "{backend}: {history:?}");
+        let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+        let run = &history["runs"][0];
+        assert_eq!(run["kind"], "run", "{history}");
+        assert_eq!(run["outcome"], "succeeded", "{history}");
+        assert_eq!(run["warnings"], 1, "{history}");
+        assert_eq!(run["applied"].as_array().map(Vec::len), Some(7), "{history}");
     }
 }
 

@@ -66,6 +66,47 @@ fn run_stops_at_the_window_and_the_next_run_continues() {
     }
 }
 
+// `--to` and `-p` choose the subset; the window then stops within it, and what remains is the
+// rest of the subset, not of the whole plan.
+#[test]
+fn a_window_stops_within_the_chosen_subset() {
+    for backend in BACKENDS {
+        let Some(demo) = Demo::new(backend) else { continue };
+        timings_file(&demo, "t.json", &[(VERSIONED, Some(7_200_000))]);
+        for choice in [["-p", "records"], ["--to", VERSIONED]] {
+            let out = demo
+                .cmd(&[
+                    "--timings",
+                    "t.json",
+                    "run",
+                    "--yes-i-know",
+                    "--max-duration",
+                    "1h",
+                ])
+                .args(choice)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(7), "{backend} {choice:?}: {}", text(&out));
+            let err = stderr(&out);
+            let remaining = &err[err.find("remaining: ").unwrap()..];
+            assert!(
+                remaining.starts_with("remaining: 1 upgrade(s)") && remaining.contains(VERSIONED),
+                "{backend} {choice:?}: {err}"
+            );
+            assert!(!remaining.contains("search_2024_04_01_initial"), "{remaining}");
+            // What the subset needs before it: `accounts_2024_01_10_initial` and
+            // `records_2024_01_15_initial`, nothing else (the first round applies them).
+            assert_eq!(applied_count(&demo), 2, "{backend} {choice:?}");
+        }
+        // Without the window, the subset finishes, and the rest of the plan stays pending.
+        demo.cmd(&["run", "--yes-i-know", "-p", "records"])
+            .assert()
+            .success();
+        assert_eq!(applied_count(&demo), 3, "{backend}");
+        demo.cmd(&["status"]).assert().code(3);
+    }
+}
+
 #[test]
 fn a_window_shorter_than_the_first_upgrade_applies_nothing_and_asks_nothing() {
     for backend in BACKENDS {

@@ -36,6 +36,18 @@ impl Engine {
                 lock_wait: false,
             });
         }
+        // Its lock timeout (or the default for upgrades) is the session's wait while it runs: with
+        // no transaction around it, a `SET LOCAL` would not last.
+        let wait = self.lock_timeout_of(upgrade);
+        if let Some(wait) = wait
+            && let Err(e) = self.session_timeouts(self.timeouts.with_wait(wait))
+        {
+            return Err(Failure {
+                reason: format!("{e} (before it started: nothing of it ran)"),
+                rolled_back: false,
+                lock_wait: false,
+            });
+        }
         let started = Instant::now();
         let mut ctx = Context::new(upgrade.id, &mut self.conn, ui).outside_transaction(&self.history);
         let result = flatten(catch_unwind(AssertUnwindSafe(|| (upgrade.run)(&mut ctx))));
@@ -43,7 +55,8 @@ impl Engine {
         if let Err(reason) = result {
             // A batch (or a transaction of the upgrade's own) may have been left open.
             let _ = self.conn.rollback();
-            let reason = self.describe(reason);
+            // Who held the lock it gave up on, and the session's own wait back.
+            let (reason, _) = self.failed(upgrade, reason, wait.is_some());
             let _ = history::mark_failed(&mut self.conn, &self.history, upgrade.id, &reason);
             return Err(
                 match checkpoint::read(&mut self.conn, &self.history, upgrade.id) {
@@ -64,6 +77,15 @@ impl Engine {
                     },
                 },
             );
+        }
+        if wait.is_some()
+            && let Err(e) = self.session_timeouts(self.timeouts)
+        {
+            return Err(Failure {
+                reason: format!("{e} (after it succeeded; it is not recorded yet)"),
+                rolled_back: false,
+                lock_wait: false,
+            });
         }
         // The history row, the journal's note, the mark and the checkpoint go together.
         let recorded = self.in_transaction(|engine| {
