@@ -201,6 +201,16 @@ pub fn last_run_outcome(db: &TestDb) -> Option<String> {
         .expect("the run journal can be read")
 }
 
+/// A finished command's exit code, stdout and stderr, for an assertion's message.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// See [`TestDb::snapshot`]. The tables, their columns and the SQL that reads each value as text
 /// come from the engine's dialect of the connection's backend.
 pub fn snapshot(conn: &mut upgrader_core::AnyConnection) -> String {

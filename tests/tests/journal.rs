@@ -6,8 +6,8 @@
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use upgrader_core::{Backend, DEFAULT_SCOPE, LockId};
-use upgrader_tests::{SlowRun, TestDb};
+use upgrader_core::Backend;
+use upgrader_tests::{SlowRun, TestDb, output_text as text, wait_for_the_server_to_drop_the_lock};
 
 const FLAKY: &str = "fixtures_2024_01_02_flaky";
 const SLOW: &str = "fixtures_2024_01_01_slow";
@@ -39,15 +39,6 @@ fn fixtures(db: &TestDb) -> Command {
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null());
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[track_caller]
@@ -223,21 +214,6 @@ fn a_failed_upgrade_is_recorded_with_its_error_and_whether_it_rolled_back(db: &T
         };
         assert_eq!(run, expected, "{id}");
     }
-}
-
-fn wait_for_the_server_to_drop_the_lock(db: &TestDb) {
-    let id = LockId::of(&db.database_url(), DEFAULT_SCOPE).unwrap();
-    let Some(sql) = id.session_sql() else {
-        return; // the kernel drops a dead process's flock with the process
-    };
-    let mut conn = db.connect();
-    for _ in 0..100 {
-        if conn.query_i64(&sql.holders).unwrap() == Some(0) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the server still holds the killed runner's lock after 10s");
 }
 
 fn a_killed_run_is_running_then_did_not_finish_never_succeeded(db: &TestDb) {

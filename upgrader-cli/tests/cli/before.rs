@@ -14,14 +14,7 @@ pub(crate) const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, B
 /// The example upgrade with its own estimate and a `pre_upgrade`.
 pub(crate) const VERSIONED: &str = "records_2024_03_05_add_version_id";
 
-pub(crate) fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+pub(crate) use upgrader_tests::output_text as text;
 
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

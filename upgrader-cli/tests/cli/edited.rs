@@ -2,8 +2,6 @@
 //! checksum differs from the linked code's) stops `run` and `populate` before anything is asked
 //! or taken, changing nothing, and makes `check` fail; on every backend.
 
-use std::process::Output;
-
 use upgrader_core::Backend;
 
 use crate::support::{Demo, example_binary};
@@ -11,14 +9,7 @@ use crate::support::{Demo, example_binary};
 const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
 const LEAF: &str = "accounts_2024_06_01_add_last_login";
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use upgrader_tests::output_text as text;
 
 fn ok(demo: &Demo, args: &[&str]) {
     let out = demo.cmd(args).output().unwrap();

@@ -1,8 +1,6 @@
 //! `upgrade_lock_timeout` in upgrader.toml: the lock timeout of the upgrades that set none, read
 //! strictly, and applied by the real binary on every backend.
 
-use std::process::Output;
-
 use predicates::prelude::*;
 use upgrader_core::{AnyConnection, Backend};
 
@@ -11,14 +9,7 @@ use crate::support::Demo;
 const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
 const LEAF: &str = "accounts_2024_06_01_add_last_login";
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use upgrader_tests::output_text as text;
 
 #[test]
 fn a_malformed_upgrade_lock_timeout_is_refused_before_anything_is_opened() {

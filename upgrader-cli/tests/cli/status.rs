@@ -1,7 +1,5 @@
 //! `status`: one exit code per answer, on every backend, and nothing changed.
 
-use std::process::Output;
-
 use serde_json::Value;
 use upgrader_core::Backend;
 
@@ -40,14 +38,7 @@ fn status_text(demo: &Demo) -> (i32, String, String) {
     )
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use upgrader_tests::output_text as text;
 
 fn ids(list: &Value) -> Vec<&str> {
     list.as_array()

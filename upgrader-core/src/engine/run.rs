@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::apply::Strategy;
+use super::apply::{Failure, Strategy};
 use super::estimate::Estimate;
 use super::window;
 use super::{AppliedUpgrade, Engine, RunOptions, RunPreview, RunReport, Status};
@@ -278,16 +278,8 @@ impl Engine {
                 // The first upgrade starts: the waits are the engine's own again.
                 self.session_timeouts(self.timeouts)?;
             }
-            ui.upgrade_started(upgrade.id, index, total);
-            let started = Instant::now();
-            let outcome = self.apply(strategy, upgrade, ui);
-            ui.upgrade_finished(upgrade.id, outcome.is_ok(), started.elapsed());
-            match outcome {
-                Ok(duration) => report.applied.push(AppliedUpgrade {
-                    id: upgrade.id.to_owned(),
-                    duration,
-                }),
-                Err(failure) => return Err(failure.into_error(upgrade, report)),
+            if let Err(failure) = self.apply_told(strategy, upgrade, (index, total), ui, &mut report) {
+                return Err(failure.into_error(upgrade, report));
             }
         }
         // A stopped run: the post_upgrades of what it applied, not the post-run checks (see
@@ -302,6 +294,30 @@ impl Engine {
             });
         }
         Ok(report)
+    }
+}
+
+impl Engine {
+    /// Applies the `index`-th upgrade of `total` ([`Engine::apply`]), telling `ui` when it starts
+    /// and ends; what it applied goes in `report`.
+    pub(super) fn apply_told(
+        &mut self,
+        strategy: Strategy,
+        upgrade: &Upgrade,
+        (index, total): (usize, usize),
+        ui: &mut dyn Interaction,
+        report: &mut RunReport,
+    ) -> Result<(), Failure> {
+        ui.upgrade_started(upgrade.id, index, total);
+        let started = Instant::now();
+        let outcome = self.apply(strategy, upgrade, ui);
+        ui.upgrade_finished(upgrade.id, outcome.is_ok(), started.elapsed());
+        let duration = outcome?;
+        report.applied.push(AppliedUpgrade {
+            id: upgrade.id.to_owned(),
+            duration,
+        });
+        Ok(())
     }
 }
 

@@ -2,10 +2,8 @@
 //! the history's setup, each upgrade with its history row (each in a savepoint, as a nested
 //! transaction is), the post-run checks; then one commit, or one rollback.
 
-use std::time::Instant;
-
 use super::apply::Strategy;
-use super::{AppliedUpgrade, Engine, RunMode, RunReport};
+use super::{Engine, RunMode, RunReport};
 use crate::context::Interaction;
 use crate::error::{CheckFailure, Error};
 use crate::history;
@@ -76,22 +74,12 @@ impl Engine {
         let strategy = Strategy::of(self.backend());
         let total = pending.len();
         for (index, upgrade) in pending.iter().enumerate() {
-            ui.upgrade_started(upgrade.id, index, total);
-            let started = Instant::now();
-            let outcome = self.apply(strategy, upgrade, ui);
-            ui.upgrade_finished(upgrade.id, outcome.is_ok(), started.elapsed());
-            match outcome {
-                Ok(duration) => report.applied.push(AppliedUpgrade {
-                    id: upgrade.id.to_owned(),
-                    duration,
-                }),
-                Err(failure) => {
-                    return Err(Stop::At {
-                        what: format!("upgrade `{}`", upgrade.id),
-                        upgrade: Some(upgrade.id.to_owned()),
-                        reason: failure.into_reason(),
-                    });
-                }
+            if let Err(failure) = self.apply_told(strategy, upgrade, (index, total), ui, report) {
+                return Err(Stop::At {
+                    what: format!("upgrade `{}`", upgrade.id),
+                    upgrade: Some(upgrade.id.to_owned()),
+                    reason: failure.into_reason(),
+                });
             }
         }
         let failures = self.run_checks(Phase::PostRun, pending, ui);
