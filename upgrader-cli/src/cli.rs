@@ -17,7 +17,8 @@ Exit codes:
      `status`: cannot tell (the database is unreachable, the history cannot be read)
   2  bad usage
   3  `status`: upgrades are pending, nothing worse
-  4  `status`: an upgrade started and never finished (MySQL/MariaDB)
+  4  `status`: an upgrade started and never finished (MySQL/MariaDB, or one declared
+     `transaction = false`)
   5  `status`: ahead: the history has upgrades this binary does not know (a newer release ran)
   6  `status`: edited: an applied upgrade's code changed since it was applied
   7  `run --max-duration`: stopped at the window, before an upgrade its estimate did not leave
@@ -110,7 +111,8 @@ pub(crate) enum Command {
     Populate(Confirmation),
     /// Repairs the history by hand: records upgrades as applied, or as pending again.
     Mark(Mark),
-    /// Settles an upgrade that was interrupted (MySQL/MariaDB): run it again, or record it as done.
+    /// Settles an upgrade that was interrupted (on MySQL/MariaDB, or one that runs outside a
+    /// transaction): run it again, or record it as done.
     Resolve(Resolve),
     /// Accepts an edit of an applied upgrade (its code changed since it was applied): records the
     /// new checksum, and the reason, who and when in the run journal.

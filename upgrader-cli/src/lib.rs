@@ -229,7 +229,9 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
         Command::Resolve(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
             commands::resolve(s, args)
         }),
-        Command::Accept(args) => commands::accept(&settings(&cli)?, args),
+        Command::Accept(args) => commands::logged(&settings(&cli)?, host, &args.confirmation, |s| {
+            commands::accept(s, args)
+        }),
         Command::Create(Create::Recipe(args)) => create::run_recipe(args, &|| settings(&cli), host),
         Command::Create(Create::Release(args)) => create::run_release(args, &|| settings(&cli)),
     }

@@ -1,4 +1,4 @@
-//! The log file of `populate`, `mark` and `resolve`: who ran which command line, and how it
+//! The log file of `populate`, `mark`, `resolve` and `accept`: who ran which command line, and how it
 //! ended (what it recorded is on stdout and in the history).
 
 use std::process::ExitCode;
