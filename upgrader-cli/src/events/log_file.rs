@@ -138,12 +138,9 @@ pub(crate) fn who(host: &crate::Host) -> String {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown host".into());
+    // As the run journal says it.
+    let user = upgrader_core::Actor::os_user().unwrap_or_else(|| "unknown".into());
+    let machine = upgrader_core::Actor::host().unwrap_or_else(|| "unknown host".into());
     format!(
         "{} (user {user}, pid {} on {}, {} {})",
         args.join(" "),

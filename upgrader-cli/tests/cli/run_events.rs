@@ -310,6 +310,12 @@ fn a_run_appends_to_its_log_file_with_timestamps() {
         let (ts, _) = line.split_once(' ').unwrap();
         chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
+    // Who ran it, as the run journal says it (the system's account, not `$USER`).
+    let user = upgrader_core::Actor::os_user().expect("this process's user");
+    assert!(
+        log.contains(&format!(" command: run --yes-i-know (user {user}, pid ")),
+        "{log}"
+    );
     for expected in [
         " command: run --yes-i-know (user ",
         " plan: 7 upgrades to apply\n",

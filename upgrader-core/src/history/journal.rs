@@ -42,6 +42,17 @@ impl Actor {
     pub fn version(&self) -> Option<&str> {
         self.version.as_deref()
     }
+
+    /// The operating system's user this process runs as (from the system's account database,
+    /// not `$USER`, which cron and service managers may leave unset), when it can be told.
+    pub fn os_user() -> Option<String> {
+        whoami::username().ok()
+    }
+
+    /// The name of the host this process runs on, when it can be told.
+    pub fn host() -> Option<String> {
+        whoami::hostname().ok()
+    }
 }
 
 impl Default for Actor {

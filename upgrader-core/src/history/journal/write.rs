@@ -48,8 +48,8 @@ fn start_at(
         "INSERT INTO {runs} (\"id\", \"kind\", \"started\", \"os_user\", \"host\", \"pid\", \"program\", \
          \"program_version\", \"reason\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
-    let user = whoami::username().ok().map(|u| clipped(&u, 255));
-    let host = whoami::hostname().ok().map(|h| clipped(&h, 255));
+    let user = Actor::os_user().map(|u| clipped(&u, 255));
+    let host = Actor::host().map(|h| clipped(&h, 255));
     let query = bind_query(conn.backend(), &sql)
         .bind::<BigInt, _>(id)
         .bind::<Text, _>(kind.as_str())
