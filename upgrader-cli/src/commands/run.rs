@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use upgrader_core::{Engine, RunMode, RunOptions};
+use upgrader_core::{Backend, Engine, RunMode, RunOptions, RunPreview};
 
 use crate::Host;
 use crate::cli::Run;
@@ -73,7 +73,6 @@ fn run_with(
     ui: &mut RunUi,
 ) -> anyhow::Result<ExitCode> {
     let (confirmation, choice) = (&args.confirmation, &args.choice);
-    let options = options.clone();
     let mode = options.mode;
     if mode == RunMode::Rehearse {
         ui.rehearsal();
@@ -83,7 +82,7 @@ fn run_with(
     ui.target(&settings.url.to_string(), engine.backend());
     // Bounded like the run itself: a foreign lock holds up the plan no longer than the run.
     // Checks first: the preview runs the pre-run checks and the `pre_upgrade`s.
-    let preview = engine.preview_run(ui, &options)?;
+    let preview = engine.preview_run(ui, options)?;
     warn_ghosts(preview.status.ghosts.iter().map(|g| g.upgrade.as_str()));
     if let Some(refusal) = preview.refusal() {
         return Err(refusal.into());
@@ -94,40 +93,7 @@ fn run_with(
         return Ok(ExitCode::SUCCESS);
     }
     if !args.json {
-        let (verb, how) = match mode {
-            RunMode::Atomic => ("apply to", ", all in one transaction"),
-            RunMode::Rehearse => ("rehearse on", ", then roll back"),
-            _ => ("apply to", ""),
-        };
-        note(&format!(
-            "{} upgrade(s) to {verb} {} ({}){how}, estimated {}:",
-            preview.status.pending.len(),
-            settings.url,
-            engine.backend(),
-            estimates::total(&preview.expected)
-        ));
-        let timings = !options.timings.is_empty();
-        let plan: Vec<Vec<String>> = preview
-            .status
-            .pending
-            .iter()
-            .zip(&preview.expected)
-            .map(|(u, estimate)| {
-                let mut row = vec![format!("  {}", u.id()), estimates::own(estimate)];
-                if timings {
-                    row.push(estimates::measured(estimate));
-                }
-                row.push(summary(u, &preview.status));
-                row
-            })
-            .collect();
-        let header: &[&str] = if timings {
-            &["  UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
-        } else {
-            &["  UPGRADE", "ESTIMATE", "WHAT IT DOES"]
-        };
-        note(table(header, &plan).trim_end());
-        note(&checks_passed(&preview));
+        show_plan(settings, engine.backend(), &preview, options);
     }
     if let Some(window) = options.max_duration {
         // A window too short for the first upgrade: the run would apply nothing; do not ask.
@@ -144,12 +110,12 @@ fn run_with(
     }
     if mode == RunMode::Rehearse {
         let planned = preview.status.pending.clone();
-        let result = engine.run_previewed(preview, ui, &options);
+        let result = engine.run_previewed(preview, ui, options);
         return rehearse::finish(result, &planned, choice.save_timings.as_deref());
     }
     // The preview was the run's look before the lock: it reads the state again only holding it,
     // and runs the checks again only if the pending upgrades changed meanwhile.
-    let result = engine.run_previewed(preview, ui, &options);
+    let result = engine.run_previewed(preview, ui, options);
     let report = match &result {
         Ok(report) => Some(report),
         Err(e) => e.report(),
@@ -187,8 +153,46 @@ fn run_with(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The plan on stderr, for a person: how many upgrades, where, how, the estimated total; each
+/// upgrade with its estimate (and measured duration), what it does; the checks that passed.
+fn show_plan(settings: &Settings, backend: Backend, preview: &RunPreview, options: &RunOptions) {
+    let (verb, how) = match options.mode {
+        RunMode::Atomic => ("apply to", ", all in one transaction"),
+        RunMode::Rehearse => ("rehearse on", ", then roll back"),
+        _ => ("apply to", ""),
+    };
+    note(&format!(
+        "{} upgrade(s) to {verb} {} ({backend}){how}, estimated {}:",
+        preview.status.pending.len(),
+        settings.url,
+        estimates::total(&preview.expected)
+    ));
+    let timings = !options.timings.is_empty();
+    let plan: Vec<Vec<String>> = preview
+        .status
+        .pending
+        .iter()
+        .zip(&preview.expected)
+        .map(|(u, estimate)| {
+            let mut row = vec![format!("  {}", u.id()), estimates::own(estimate)];
+            if timings {
+                row.push(estimates::measured(estimate));
+            }
+            row.push(summary(u, &preview.status));
+            row
+        })
+        .collect();
+    let header: &[&str] = if timings {
+        &["  UPGRADE", "ESTIMATE", "MEASURED", "WHAT IT DOES"]
+    } else {
+        &["  UPGRADE", "ESTIMATE", "WHAT IT DOES"]
+    };
+    note(table(header, &plan).trim_end());
+    note(&checks_passed(preview));
+}
+
 /// The plan's line about the checks, which all passed (a failure is the run's error).
-fn checks_passed(preview: &upgrader_core::RunPreview) -> String {
+fn checks_passed(preview: &RunPreview) -> String {
     if preview.checks.is_empty() {
         return "checks: none to run".into();
     }
