@@ -18,7 +18,9 @@
 #                  of the ratios to the floor taken round by round
 # builds them in release, and times: `show pending` with all applied and with none applied, and a
 # fresh install of N no-op steps (and N CREATE TABLE steps) on tmpfs (/dev/shm) and on disk.
-# Output of the timed processes goes to /dev/null. It prints figures and asserts nothing.
+# Output of the timed processes goes to /dev/null. The engine runs as a user runs it, writing its
+# log file (upgrader.log, in the database's directory); `up-nolog` is the same with `--log-file=`.
+# It prints figures and asserts nothing.
 set -euo pipefail
 
 N=${1:-10000}
@@ -344,9 +346,11 @@ EOF
 
 echo "building $GEN (release) ..." >&2
 start=$(date +%s)
+# One target directory for every N: the dependencies build once.
+export CARGO_TARGET_DIR="$ROOT/target/bench/target"
 cargo build --release --quiet --workspace 2>&1 | grep -v '^$' >&2 || true
 echo "built in $(( $(date +%s) - start )) s" >&2
-BIN="$GEN/target/release"
+BIN="$CARGO_TARGET_DIR/release"
 for b in bench-app floor peer timer; do [ -x "$BIN/$b" ] || { echo "error: $b did not build" >&2; exit 1; }; done
 
 APP="$BIN/bench-app"
@@ -358,6 +362,8 @@ echo "machine: $(nproc) cores, $(uname -sr); N = $N"
 for place in /dev/shm "$GEN/db"; do
     mkdir -p "$place/bench-$$"
     D="$place/bench-$$"
+    # The engine writes its log file (upgrader.log) in the working directory: the database's.
+    cd "$D"
     kind=$([ "$place" = /dev/shm ] && echo tmpfs || echo disk)
     # Databases with everything applied, made once, copied before each run that must not change them.
     rm -f "$D"/done-*
@@ -383,9 +389,11 @@ for place in /dev/shm "$GEN/db"; do
     if [ "$kind" = tmpfs ]; then K=$N; else K=$DISK_STEPS; fi
     for body in noop create; do
         "$TIMER" "$RUNS" "$K" "apply $K of $N $body steps, $kind (whole process / $K)" \
-            -- upgrader "$(fresh a)" "$APP --database-url sqlite://$D/a.db run --yes-i-know --to $(id "$K") ENV:BENCH_BODY=$body" \
+            -- upgrader "$(fresh a); rm -f $D/upgrader.log" "$APP --database-url sqlite://$D/a.db run --yes-i-know --to $(id "$K") ENV:BENCH_BODY=$body" \
+            -- up-nolog "$(fresh a)" "$APP --database-url sqlite://$D/a.db --log-file= run --yes-i-know --to $(id "$K") ENV:BENCH_BODY=$body" \
             -- diesel "$(fresh p)" "$PEER $D/p.db run $body $K" \
             -- floor "$(fresh f)" "$FLOOR $D/f.db run $body $K"
     done
+    cd "$GEN"
     rm -rf "$D"
 done
