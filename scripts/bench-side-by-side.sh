@@ -295,7 +295,8 @@ fn run(cmd: &str) -> (f64, f64) {
     let wall = start.elapsed().as_secs_f64();
     assert_eq!(r, pid, "wait4");
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        eprintln!("warning: `{cmd}` exited with status {status}");
+        eprintln!("error: `{cmd}` failed (wait status {status}); no figures");
+        std::process::exit(1);
     }
     (wall, usage.ru_maxrss as f64 / 1024.0)
 }
@@ -346,8 +347,9 @@ EOF
 
 echo "building $GEN (release) ..." >&2
 start=$(date +%s)
-# One target directory for every N: the dependencies build once.
-export CARGO_TARGET_DIR="$ROOT/target/bench/target"
+# A target directory per N: the generated crates of two N have the same names and paths inside
+# their workspaces, and cargo would take one's artifacts for the other's.
+export CARGO_TARGET_DIR="$GEN/target"
 cargo build --release --quiet --workspace 2>&1 | grep -v '^$' >&2 || true
 echo "built in $(( $(date +%s) - start )) s" >&2
 BIN="$CARGO_TARGET_DIR/release"
