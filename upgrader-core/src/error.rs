@@ -420,14 +420,7 @@ mod tests {
 
     /// The message and its causes, as a program prints them (`anyhow`'s `{:#}`).
     fn chain(err: &Error) -> String {
-        let mut text = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        crate::connection::with_causes(err)
     }
 
     fn in_progress(id: &str) -> crate::history::InProgress {

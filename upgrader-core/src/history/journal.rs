@@ -285,12 +285,5 @@ impl Finish {
 
 /// An error with its causes, on one line.
 fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    crate::connection::one_line(&text)
+    crate::connection::one_line(&crate::connection::with_causes(error))
 }

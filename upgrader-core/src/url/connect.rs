@@ -207,14 +207,7 @@ fn postgres_error(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return db.message().to_owned();
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::connection::with_causes(error)
 }
 
 /// What a path that exists and is not a regular file is (following symbolic links).
