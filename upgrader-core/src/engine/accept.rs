@@ -4,7 +4,6 @@
 use super::{Edited, Engine, RunOptions};
 use crate::context::Interaction;
 use crate::error::Error;
-use crate::events::Traced;
 use crate::history::{self, Action, RunKind};
 
 impl Engine {
@@ -25,24 +24,15 @@ impl Engine {
         if reason.is_empty() {
             return Err(Error::EmptyReason);
         }
-        let ui = &mut Traced(ui);
-        let read = history::read(&mut self.conn, &self.history);
-        self.explained(read)?;
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            engine.journaled(
-                |engine| {
-                    let status = engine.status()?;
-                    let edited = engine.edited_one(&status, id)?;
-                    engine.set_up_history(RunKind::Accept, Some(reason))?;
-                    let detail = format!("checksum {} -> {}", edited.recorded, edited.current);
-                    engine.in_transaction(|engine| {
-                        history::set_checksum(&mut engine.conn, &engine.history, id, &edited.current)?;
-                        engine.note_run(id, Action::Accepted, Some(&detail))
-                    })?;
-                    Ok(edited)
-                },
-                |_| 0,
-            )
+        self.by_hand(ui, options, |engine, status| {
+            let edited = engine.edited_one(&status, id)?;
+            engine.set_up_history(RunKind::Accept, Some(reason))?;
+            let detail = format!("checksum {} -> {}", edited.recorded, edited.current);
+            engine.in_transaction(|engine| {
+                history::set_checksum(&mut engine.conn, &engine.history, id, &edited.current)?;
+                engine.note_run(id, Action::Accepted, Some(&detail))
+            })?;
+            Ok(edited)
         })
     }
 

@@ -1,9 +1,10 @@
 //! The engine's side of the run journal: who runs it, and one journal row per command that
 //! writes to the history, from its first write to its end.
 
-use super::Engine;
+use super::{Engine, RunOptions, Status};
 use crate::context::Interaction;
 use crate::error::Error;
+use crate::events::Traced;
 use crate::history::{self, Action, Actor, Finish, Journal, Open, RunKind, RunOutcome};
 use crate::lock;
 use crate::upgrade::Upgrade;
@@ -66,6 +67,30 @@ impl Engine {
         let value = result?;
         finished?;
         Ok(value)
+    }
+
+    /// A command that writes the history by hand (`populate`, `mark`, `resolve`, `accept`):
+    /// reads the history first (one that cannot be read is refused before anything is taken),
+    /// takes the run lock, and runs `f` on the state read again holding it, as one journal row
+    /// ([`Engine::journaled`]).
+    pub(super) fn by_hand<T>(
+        &mut self,
+        ui: &mut dyn Interaction,
+        options: &RunOptions,
+        f: impl FnOnce(&mut Engine, Status) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let ui = &mut Traced(ui);
+        let read = history::read(&mut self.conn, &self.history);
+        self.explained(read)?;
+        self.with_lock(ui, options.lock_timeout, |engine, _| {
+            engine.journaled(
+                |engine| {
+                    let status = engine.status()?;
+                    f(engine, status)
+                },
+                |_| 0,
+            )
+        })
     }
 
     /// Sets the history's tables up (adopting a seed system's table, which the journal records)

@@ -10,7 +10,6 @@ use std::collections::{BTreeSet, HashSet};
 use super::{Engine, RunOptions, Status};
 use crate::context::Interaction;
 use crate::error::Error;
-use crate::events::Traced;
 use crate::history::{self, Action, Method, Record, RunKind, checkpoint};
 use crate::upgrade::Upgrade;
 
@@ -218,44 +217,35 @@ impl Engine {
         options: &RunOptions,
         decide: impl FnOnce(&Engine, &Status) -> Result<(Edits<'a>, T), Error>,
     ) -> Result<T, Error> {
-        let ui = &mut Traced(ui);
-        let read = history::read(&mut self.conn, &self.history);
-        self.explained(read)?;
-        self.with_lock(ui, options.lock_timeout, |engine, _| {
-            engine.journaled(
-                |engine| {
-                    let status = engine.status()?;
-                    let (edits, value) = decide(engine, &status)?;
-                    if edits.is_empty() {
-                        return Ok(value);
-                    }
-                    engine.set_up_history(edits.kind(), None)?;
-                    engine.in_transaction(|engine| {
-                        let (conn, history) = (&mut engine.conn, &engine.history);
-                        history::record_all(conn, history, &edits.record, edits.method)?;
-                        for record in &edits.record {
-                            engine.note_run(record.id, Action::Recorded, None)?;
-                        }
-                        for id in &edits.forget {
-                            history::forget(&mut engine.conn, &engine.history, id)?;
-                            engine.note_run(id, Action::Forgotten, None)?;
-                        }
-                        for id in &edits.clear {
-                            history::clear_started(&mut engine.conn, &engine.history, id)?;
-                            engine.note_run(id, Action::Cleared, None)?;
-                        }
-                        // A batched upgrade's checkpoint (and its start mark) go with it.
-                        for id in &edits.checkpoints {
-                            history::clear_started(&mut engine.conn, &engine.history, id)?;
-                            checkpoint::clear(&mut engine.conn, &engine.history, id)?;
-                            engine.note_run(id, Action::Cleared, Some("checkpoint"))?;
-                        }
-                        Ok(())
-                    })?;
-                    Ok(value)
-                },
-                |_| 0,
-            )
+        self.by_hand(ui, options, |engine, status| {
+            let (edits, value) = decide(engine, &status)?;
+            if edits.is_empty() {
+                return Ok(value);
+            }
+            engine.set_up_history(edits.kind(), None)?;
+            engine.in_transaction(|engine| {
+                let (conn, history) = (&mut engine.conn, &engine.history);
+                history::record_all(conn, history, &edits.record, edits.method)?;
+                for record in &edits.record {
+                    engine.note_run(record.id, Action::Recorded, None)?;
+                }
+                for id in &edits.forget {
+                    history::forget(&mut engine.conn, &engine.history, id)?;
+                    engine.note_run(id, Action::Forgotten, None)?;
+                }
+                for id in &edits.clear {
+                    history::clear_started(&mut engine.conn, &engine.history, id)?;
+                    engine.note_run(id, Action::Cleared, None)?;
+                }
+                // A batched upgrade's checkpoint (and its start mark) go with it.
+                for id in &edits.checkpoints {
+                    history::clear_started(&mut engine.conn, &engine.history, id)?;
+                    checkpoint::clear(&mut engine.conn, &engine.history, id)?;
+                    engine.note_run(id, Action::Cleared, Some("checkpoint"))?;
+                }
+                Ok(())
+            })?;
+            Ok(value)
         })
     }
 
