@@ -201,6 +201,25 @@ pub fn last_run_outcome(db: &TestDb) -> Option<String> {
         .expect("the run journal can be read")
 }
 
+/// The fixtures binary at `binary` (`env!("CARGO_BIN_EXE_upgrader-fixtures")`, which only the
+/// test targets see) run in `dir`, against `url` when given, with no terminal, none of the
+/// fixtures' switches, and no log file (the log file has tests of its own, in upgrader-cli's
+/// `run_events`; these leave nothing in `dir`).
+pub fn fixtures_command(binary: &str, dir: &std::path::Path, url: Option<&str>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary);
+    cmd.arg("--log-file=")
+        .env_remove("UPGRADER_DATABASE_URL")
+        .env_remove("UPGRADER_TEST_SLEEP_MS")
+        .env_remove("UPGRADER_TEST_FAIL")
+        .env_remove("UPGRADER_TEST_PANIC")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    if let Some(url) = url {
+        cmd.env("UPGRADER_DATABASE_URL", url);
+    }
+    cmd
+}
+
 /// A finished command's exit code, stdout and stderr, for an assertion's message.
 pub fn output_text(out: &std::process::Output) -> String {
     format!(

@@ -2,7 +2,7 @@
 //! backend: `--to`, `-p`, `--dry-run`, `--atomic`, `--rehearse`; the modes that must change
 //! nothing are checked by comparing the database before and after.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use upgrader_core::Backend;
 use upgrader_tests::{TestDb, last_run_outcome, without_journal};
@@ -10,14 +10,11 @@ use upgrader_tests::{TestDb, last_run_outcome, without_journal};
 const FLAKY: &str = "fixtures_2024_01_02_flaky";
 
 fn fixtures(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    cmd.env("UPGRADER_DATABASE_URL", &db.url)
-        .env_remove("UPGRADER_TEST_SLEEP_MS")
-        .env_remove("UPGRADER_TEST_FAIL")
-        .env_remove("UPGRADER_TEST_PANIC")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null());
-    cmd
+    upgrader_tests::fixtures_command(
+        env!("CARGO_BIN_EXE_upgrader-fixtures"),
+        &std::env::temp_dir(),
+        Some(&db.url),
+    )
 }
 
 fn output(db: &TestDb, args: &[&str]) -> Output {

@@ -31,14 +31,11 @@ upgrader_tests::on_every_backend!(
 );
 
 fn fixtures(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    cmd.env("UPGRADER_DATABASE_URL", &db.url)
-        .env_remove("UPGRADER_TEST_SLEEP_MS")
-        .env_remove("UPGRADER_TEST_FAIL")
-        .env_remove("UPGRADER_TEST_PANIC")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null());
-    cmd
+    upgrader_tests::fixtures_command(
+        env!("CARGO_BIN_EXE_upgrader-fixtures"),
+        &std::env::temp_dir(),
+        Some(&db.url),
+    )
 }
 
 #[track_caller]

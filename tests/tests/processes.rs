@@ -10,16 +10,11 @@ use upgrader_tests::{SlowRun, TestDb, wait_for_the_server_to_drop_the_lock};
 const FIXTURE_IDS: usize = 10; // 8 example upgrades + 2 fixtures
 
 fn fixtures(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    // No `upgrader.log` left in the shared temporary directory.
-    cmd.arg("--log-file=")
-        .env("UPGRADER_DATABASE_URL", &db.url)
-        .env_remove("UPGRADER_TEST_SLEEP_MS")
-        .env_remove("UPGRADER_TEST_FAIL")
-        .env_remove("UPGRADER_TEST_PANIC")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null());
-    cmd
+    upgrader_tests::fixtures_command(
+        env!("CARGO_BIN_EXE_upgrader-fixtures"),
+        &std::env::temp_dir(),
+        Some(&db.url),
+    )
 }
 
 fn output(cmd: &mut Command) -> Output {

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test module uses its own part of it
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// Every command, with arguments that would change the database if it went ahead: each refusal
 /// is tried on all of them.
@@ -30,18 +30,7 @@ pub(crate) const EVERY_COMMAND: [&[&str]; 12] = [
 /// against `url` when given, with no terminal, and no log file: these tests check that nothing
 /// else appears in `dir` (the log file has tests of its own, in upgrader-cli's `run_events`).
 pub(crate) fn upgrader(dir: &Path, url: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upgrader-fixtures"));
-    cmd.arg("--log-file=")
-        .env_remove("UPGRADER_DATABASE_URL")
-        .env_remove("UPGRADER_TEST_SLEEP_MS")
-        .env_remove("UPGRADER_TEST_FAIL")
-        .env_remove("UPGRADER_TEST_PANIC")
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    if let Some(url) = url {
-        cmd.env("UPGRADER_DATABASE_URL", url);
-    }
-    cmd
+    upgrader_tests::fixtures_command(env!("CARGO_BIN_EXE_upgrader-fixtures"), dir, url)
 }
 
 /// Runs it.
