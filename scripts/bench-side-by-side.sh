@@ -355,6 +355,9 @@ echo "built in $(( $(date +%s) - start )) s" >&2
 BIN="$CARGO_TARGET_DIR/release"
 for b in bench-app floor peer timer; do [ -x "$BIN/$b" ] || { echo "error: $b did not build" >&2; exit 1; }; done
 
+# BUILD_ONLY=1: build, and time nothing (for profiling the binaries).
+[ -z "${BUILD_ONLY:-}" ] || exit 0
+
 APP="$BIN/bench-app"
 FLOOR="$BIN/floor"
 PEER="$BIN/peer"
