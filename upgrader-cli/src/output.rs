@@ -116,10 +116,13 @@ fn write_json(text: &str) -> Result<(), StdoutFailed> {
 }
 
 /// A line for the operator on stderr (never data). A stderr that cannot be written is ignored:
-/// the line is a courtesy, and the exit code still tells.
+/// the line is a courtesy, and the exit code still tells. One `write` per line: stderr is not
+/// buffered, and `writeln!` would write each piece of the line on its own.
 pub(crate) fn note(message: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{}", printable(message));
+    let mut line = printable(message).into_owned();
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Text with every character a terminal could act on (escape sequences, C1 controls,

@@ -1,6 +1,7 @@
 //! The run's own clock: how long it has run, and how long the rest should take from the
 //! estimates.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use upgrader_core::PlannedUpgrade;
@@ -8,21 +9,31 @@ use upgrader_core::PlannedUpgrade;
 /// An upgrade without an estimate counts as one second, as in the seed system.
 const UNESTIMATED: Duration = Duration::from_secs(1);
 
-/// Elapsed and remaining time for the whole run.
+/// Elapsed and remaining time for the whole run. Cheap to clone (the live display's drawing
+/// thread reads a copy), and every question it answers costs the same whatever the plan's length.
 #[derive(Debug, Clone)]
 pub(crate) struct RunClock {
     started: Instant,
-    /// Each planned upgrade's estimate, in run order (`None`: it has none).
-    estimates: Vec<(String, Option<Duration>)>,
+    plan: Arc<Plan>,
     /// The upgrade running now (its index in the plan) and when it started.
     current: Option<(usize, Instant)>,
+}
+
+/// The plan as the clock reads it, in run order.
+#[derive(Debug, Default)]
+struct Plan {
+    ids: Vec<String>,
+    /// Each upgrade's estimate (`None`: it has none).
+    estimates: Vec<Option<Duration>>,
+    /// `from[i]`: what the upgrades from the `i`-th on should take (one more entry, zero).
+    from: Vec<Duration>,
 }
 
 impl Default for RunClock {
     fn default() -> Self {
         RunClock {
             started: Instant::now(),
-            estimates: Vec::new(),
+            plan: Arc::default(),
             current: None,
         }
     }
@@ -31,7 +42,16 @@ impl Default for RunClock {
 impl RunClock {
     /// The run starts now, with this plan.
     pub(crate) fn plan(&mut self, plan: &[PlannedUpgrade]) {
-        self.estimates = plan.iter().map(|p| (p.id.clone(), p.estimate)).collect();
+        let estimates: Vec<_> = plan.iter().map(|p| p.estimate).collect();
+        let mut from = vec![Duration::ZERO; plan.len() + 1];
+        for (i, estimate) in estimates.iter().enumerate().rev() {
+            from[i] = from[i + 1] + estimate.unwrap_or(UNESTIMATED);
+        }
+        self.plan = Arc::new(Plan {
+            ids: plan.iter().map(|p| p.id.clone()).collect(),
+            estimates,
+            from,
+        });
     }
 
     /// The `index`-th upgrade of the plan starts.
@@ -51,13 +71,13 @@ impl RunClock {
     /// How long the rest of the run should take: what is left of the running upgrade's estimate
     /// (nothing once it overran it), and the estimates of those after it. `None` before the plan.
     pub(crate) fn remaining(&self) -> Option<Duration> {
-        if self.estimates.is_empty() {
+        if self.plan.ids.is_empty() {
             return None;
         }
         let Some((index, since)) = self.current else {
             return Some(self.sum_from(0));
         };
-        let current = self.estimates.get(index).map_or(Duration::ZERO, |(_, e)| {
+        let current = self.plan.estimates.get(index).map_or(Duration::ZERO, |e| {
             e.unwrap_or(UNESTIMATED).saturating_sub(since.elapsed())
         });
         Some(current + self.sum_from(index + 1))
@@ -70,19 +90,17 @@ impl RunClock {
 
     /// The estimates from the `first`-th upgrade on, one second for each without one.
     fn sum_from(&self, first: usize) -> Duration {
-        self.estimates
-            .iter()
-            .skip(first)
-            .map(|(_, e)| e.unwrap_or(UNESTIMATED))
-            .sum()
+        self.plan.from.get(first).copied().unwrap_or_default()
     }
 
-    /// The estimate an upgrade of the plan gave (`None` when it gave none).
-    pub(crate) fn estimate(&self, upgrade: &str) -> Option<Duration> {
-        self.estimates
-            .iter()
-            .find(|(id, _)| id == upgrade)
-            .and_then(|(_, e)| *e)
+    /// The estimate the `index`-th upgrade of the plan, `upgrade`, gave (`None` when it gave
+    /// none, or is not there).
+    pub(crate) fn estimate(&self, index: usize, upgrade: &str) -> Option<Duration> {
+        let at = match self.plan.ids.get(index) {
+            Some(id) if id == upgrade => index,
+            _ => self.plan.ids.iter().position(|id| id == upgrade)?,
+        };
+        self.plan.estimates[at]
     }
 }
 
@@ -183,8 +201,11 @@ mod tests {
             left <= Duration::from_secs(6) && left > Duration::from_secs(5),
             "{left:?}"
         );
-        assert_eq!(clock.estimate("b"), None);
-        assert_eq!(clock.estimate("c"), Some(Duration::from_secs(5)));
+        assert_eq!(clock.estimate(1, "b"), None);
+        assert_eq!(clock.estimate(2, "c"), Some(Duration::from_secs(5)));
+        // An index that is not the upgrade's: found by its id.
+        assert_eq!(clock.estimate(0, "c"), Some(Duration::from_secs(5)));
+        assert_eq!(clock.estimate(7, "z"), None);
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl Shared {
 
     /// `[1/8] accounts_2024_01_10_initial started (estimated 1s)`.
     pub(super) fn started_line(&self, upgrade: &str) -> String {
-        match self.clock.estimate(upgrade) {
+        match self.clock.estimate(self.index, upgrade) {
             Some(estimate) => format!(
                 "{} {upgrade} started (estimated {})",
                 self.position,
