@@ -1,6 +1,7 @@
 //! A run, in two phases that each read the database's state once: before the lock (is anything
 //! to be done? what would be?), and holding it (what is still to be done, checked, then applied).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use super::apply::{Failure, Strategy};
@@ -324,14 +325,14 @@ impl Engine {
 /// The plan as [`Interaction::run_planned`] tells it: each upgrade with what its estimate
 /// counts on (measured, else its own, else the default), when the estimates were read.
 fn planned(pending: &[Upgrade], expected: Option<&[Estimate]>) -> Vec<PlannedUpgrade> {
+    let by_id: HashMap<&str, &Estimate> = expected
+        .unwrap_or_default()
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
     pending
         .iter()
-        .map(|u| {
-            let estimate = expected
-                .and_then(|list| list.iter().find(|e| e.id == u.id))
-                .map(Estimate::expected);
-            PlannedUpgrade::new(u.id, estimate)
-        })
+        .map(|u| PlannedUpgrade::new(u.id, by_id.get(u.id).map(|e| e.expected())))
         .collect()
 }
 
