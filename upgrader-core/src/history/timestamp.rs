@@ -35,6 +35,10 @@ pub(crate) fn parse(text: Option<&str>) -> Option<NaiveDateTime> {
     if text.is_empty() {
         return None;
     }
+    // What the engine writes, and most histories hold: read without the layouts' parser.
+    if let Some(time) = plain(text) {
+        return Some(time);
+    }
     if let Some(number) = unix(text) {
         return number;
     }
@@ -60,6 +64,43 @@ pub(crate) fn parse(text: Option<&str>) -> Option<NaiveDateTime> {
                 .find_map(|layout| NaiveDate::parse_from_str(text, layout).ok())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, with a `T` or a space between, and a fraction of 1 to 9 digits or
+/// none: the layout the engine writes, read by hand (a history of 10,000 rows is read at every
+/// start). Anything else, or a value that is no time (a month 13, a leap second), is left to
+/// [`parse`]'s layouts.
+fn plain(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b' ' || b[10] == b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = number(20..b.len())?;
+            n * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?;
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if second > 59 {
+        return None;
+    }
+    date.and_hms_nano_opt(hour, minute, second, nanos)
 }
 
 /// A number: `Some(time)` when it is a Unix time, `Some(None)` when it is a number that is none
@@ -110,6 +151,49 @@ mod tests {
 
     fn read(text: &str) -> Option<String> {
         parse(Some(text)).map(|t| t.format("%Y-%m-%d %H:%M:%S%.f").to_string())
+    }
+
+    /// The hand-read layout reads what the layouts' parser reads, and leaves it everything else.
+    #[test]
+    fn the_plain_layout_reads_as_the_layouts_do() {
+        use chrono::NaiveDateTime;
+        for text in [
+            "2019-05-01 10:00:00",
+            "2019-05-01T10:00:00",
+            "2019-05-01 10:00:00.1",
+            "2019-05-01 10:00:00.123456",
+            "2019-05-01 10:00:00.123456789",
+            "0001-01-01 00:00:00",
+            "9999-12-31 23:59:59.999999",
+            "2019-05-01 10:00:00.1234567891",
+            "2019-05-01 10:00:00.",
+            "2019-02-30 10:00:00",
+            "2019-13-01 10:00:00",
+            "2019-05-01 24:00:00",
+            "2019-05-01 10:60:00",
+            "2019-05-01 23:59:60",
+            "2019-05-01 10:00:00Z",
+            "2019-05-01 10:00:00+02",
+            "2019-05-01 10:0a:00",
+            "2019-05-01_10:00:00",
+            "+019-05-01 10:00:00",
+        ] {
+            let by_layouts = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .iter()
+                .find_map(|layout| NaiveDateTime::parse_from_str(text, layout).ok());
+            match super::plain(text) {
+                // What it reads, the layouts read the same.
+                Some(time) => assert_eq!(Some(time), by_layouts, "{text}"),
+                // What it leaves, `parse` reads as before (here: the layouts, or nothing).
+                None => assert_eq!(
+                    parse(Some(text)).is_some(),
+                    by_layouts.is_some() || text.ends_with('Z') || text.contains('+'),
+                    "{text}"
+                ),
+            }
+        }
+        assert!(super::plain("2019-05-01 10:00:00.5").is_some());
+        assert!(super::plain("2019-05-01 23:59:60").is_none());
     }
 
     #[test]
