@@ -127,6 +127,14 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
     /// of catalog type `ty`: as is into a time, Unix seconds into a number, text into text.
     fn applied_value(&self, ty: &str) -> &'static str;
 
+    /// Whether what [`Dialect::applied_value`] writes into an `applied` column of catalog type
+    /// `ty` depends on the session's time zone, so the history is written with the session in
+    /// UTC ([`Dialect::utc_session`]). Only a type known not to convert says no: each switch of
+    /// the time zone is a statement, two for every upgrade a run records.
+    fn applied_written_in_session_zone(&self, _ty: &str) -> bool {
+        self.utc_session().is_some()
+    }
+
     /// Whether `applied`'s type converts with the session's time zone when read.
     fn applied_is_zoned(&self, _ty: &str) -> bool {
         false

@@ -54,6 +54,9 @@ pub struct Engine {
     actor: Actor,
     /// The journal row of the command under way.
     journal: Open,
+    /// How rows are written into the history, read once while the run lock is held (see
+    /// [`Engine::record_applied`]).
+    recorder: Option<crate::history::Recorder>,
 }
 
 impl Engine {
@@ -112,6 +115,7 @@ impl Engine {
             history: HistoryTable::default(),
             actor: Actor::default(),
             journal: Open::Idle,
+            recorder: None,
         })
     }
 
@@ -202,8 +206,10 @@ impl Engine {
         let lock = RunLock::acquire(&self.url, self.history.name(), &mut self.conn, timeout, ui);
         let lock = self.explained(lock)?;
         self.locked = true;
+        self.recorder = None;
         let result = f(self, ui);
         self.locked = false;
+        self.recorder = None;
         let result = self.explained(result);
         let released = lock.release(&mut self.conn);
         let value = result?;

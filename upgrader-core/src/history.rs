@@ -38,7 +38,7 @@ use self::migrations::HistoryMigrations;
 use self::sql::{in_utc, quoted};
 pub use self::table::HistoryTable;
 pub(crate) use self::write::{
-    Record, clear_started, forget, mark_failed, mark_started, record, record_all, set_checksum,
+    Record, Recorder, clear_started, forget, mark_failed, mark_started, record_all, set_checksum,
 };
 use crate::connection::{AnyConnection, with_conn};
 use crate::dialect::ReadView;

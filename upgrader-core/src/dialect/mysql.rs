@@ -204,6 +204,22 @@ impl Dialect for Mysql {
         ty == "timestamp"
     }
 
+    fn applied_written_in_session_zone(&self, ty: &str) -> bool {
+        // A `DATETIME`, a date, or text take the bound time as it is; a `TIMESTAMP` converts it,
+        // and `UNIX_TIMESTAMP` (for a number) reads it in the session's zone.
+        !([
+            "datetime",
+            "date",
+            "varchar",
+            "char",
+            "text",
+            "tinytext",
+            "mediumtext",
+            "longtext",
+        ]
+        .contains(&ty))
+    }
+
     fn migrations(&self) -> &'static [MigrationFiles] {
         &MIGRATIONS
     }

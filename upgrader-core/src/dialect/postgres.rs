@@ -226,6 +226,19 @@ impl Dialect for Postgres {
         }
     }
 
+    fn applied_written_in_session_zone(&self, ty: &str) -> bool {
+        // A time without a zone, a date, and what `applied_value` computes from one (its epoch,
+        // its text) are the same in every zone; a `timestamptz` (or a type not known here) is not.
+        let plain = [
+            "timestamp without time zone",
+            "date",
+            "text",
+            "character varying",
+            "character",
+        ];
+        !(plain.contains(&ty) || INTEGER.contains(&ty) || DECIMAL.contains(&ty))
+    }
+
     fn migrations(&self) -> &'static [MigrationFiles] {
         &MIGRATIONS
     }

@@ -238,17 +238,8 @@ impl Engine {
                 ..f
             })?;
         }
-        let millis = millis(duration);
         let recorded = self.in_transaction(|engine| {
-            history::record(
-                &mut engine.conn,
-                &engine.history,
-                upgrade.id,
-                Some(millis),
-                upgrade.checksum,
-                Method::Run,
-            )?;
-            engine.note_run(upgrade.id, Action::Applied, None)?;
+            engine.record_run(upgrade, duration)?;
             history::clear_started(&mut engine.conn, &engine.history, upgrade.id)
         });
         recorded.map(|()| duration).map_err(|e| Failure {
@@ -290,18 +281,32 @@ impl Engine {
         result.map(|()| duration).map_err(Ran::Failed)
     }
 
-    /// Records a run upgrade as applied, with how long it ran.
+    /// Records a run upgrade as applied, with how long it ran, and notes it in the journal.
     fn record_run(&mut self, upgrade: &Upgrade, duration: Duration) -> Result<(), Error> {
-        let millis = millis(duration);
-        history::record(
+        self.record_applied(upgrade, duration)?;
+        self.note_run(upgrade.id, Action::Applied, None)
+    }
+
+    /// Records `upgrade`, run for `duration`, as applied. Holding the run lock, the history's
+    /// form is read once, at the first record, not for every upgrade.
+    pub(super) fn record_applied(&mut self, upgrade: &Upgrade, duration: Duration) -> Result<(), Error> {
+        let recorder = match &self.recorder {
+            Some(recorder) => recorder.clone(),
+            None => {
+                let recorder = history::Recorder::new(&mut self.conn, &self.history)?;
+                if self.locked {
+                    self.recorder = Some(recorder.clone());
+                }
+                recorder
+            }
+        };
+        recorder.record(
             &mut self.conn,
-            &self.history,
             upgrade.id,
-            Some(millis),
+            Some(millis(duration)),
             upgrade.checksum,
             Method::Run,
-        )?;
-        self.note_run(upgrade.id, Action::Applied, None)
+        )
     }
 
     fn commit(&mut self) -> Result<(), Ran> {

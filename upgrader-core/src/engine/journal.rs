@@ -96,6 +96,8 @@ impl Engine {
     /// Sets the history's tables up (adopting a seed system's table, which the journal records)
     /// and writes the journal row of the command under way, as `kind`, before its first write.
     pub(super) fn set_up_history(&mut self, kind: RunKind, reason: Option<&str>) -> Result<(), Error> {
+        // The setup may change the history's columns: read them again at the next record.
+        self.recorder = None;
         history::setup(&mut self.conn, &self.history, &self.actor)?;
         if self.journal == Open::Armed {
             let id = history::start_run(&mut self.conn, &self.history, kind, &self.actor, reason)?;

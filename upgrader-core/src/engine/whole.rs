@@ -70,6 +70,7 @@ impl Engine {
             return Err(Stop::Before(Error::PreChecksFailed { failures }));
         }
         // A rehearsal on a database without the history's tables creates them in its transaction.
+        self.recorder = None;
         history::setup(&mut self.conn, &self.history, &self.actor).map_err(Stop::Before)?;
         let strategy = Strategy::of(self.backend());
         let total = pending.len();

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use super::sql::{bind_query, in_utc, quoted};
+use super::sql::{Repeated, bind, bind_query, in_utc, quoted};
 use super::{HistoryTable, Method, catalog, now};
-use crate::connection::{AnyConnection, Backend, with_conn};
+use crate::connection::{AnyConnection, with_conn};
 use crate::error::Error;
 
 /// One upgrade to record.
@@ -15,23 +15,6 @@ pub(crate) struct Record<'a> {
     pub(crate) checksum: Option<&'a str>,
 }
 
-/// Records an upgrade as applied.
-pub(crate) fn record(
-    conn: &mut AnyConnection,
-    table: &HistoryTable,
-    id: &str,
-    duration_ms: Option<i64>,
-    checksum: Option<&str>,
-    method: Method,
-) -> Result<(), Error> {
-    let one = Record {
-        id,
-        duration_ms,
-        checksum,
-    };
-    record_all(conn, table, &[one], method)
-}
-
 /// Records upgrades as applied, each with the time now.
 pub(crate) fn record_all(
     conn: &mut AnyConnection,
@@ -39,46 +22,96 @@ pub(crate) fn record_all(
     records: &[Record<'_>],
     method: Method,
 ) -> Result<(), Error> {
-    let Some(first) = records.first() else {
+    if records.is_empty() {
         return Ok(());
-    };
-    let backend = conn.backend();
-    // An adopted seed table keeps its own `applied` type: write the time in its form.
-    let applied_type = catalog::relation(conn, table.name())?
-        .map(|r| r.type_of("applied"))
-        .unwrap_or_default();
-    let sql = format!(
-        "INSERT INTO {} (\"upgrade\", \"applied\", \"duration_ms\", \"checksum\", \"method\") \
-         VALUES (?, {}, ?, ?, ?)",
-        quoted(table.name()),
-        applied_value(backend, &applied_type)
-    );
-    let query = bind_query(backend, &sql);
-    in_utc(conn, |conn| {
-        for r in records {
-            let query = query
-                .clone()
-                .bind::<Text, _>(r.id)
-                .bind::<Timestamp, _>(now())
-                .bind::<Nullable<BigInt>, _>(r.duration_ms)
-                .bind::<Nullable<Text>, _>(r.checksum)
-                .bind::<Text, _>(method.as_str());
-            let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
-            done?;
-        }
-        Ok(())
-    })
-    .map_err(Error::db(match records {
-        [_] => format!("recording `{}` as applied", first.id),
-        _ => format!("recording {} upgrades as applied", records.len()),
-    }))
+    }
+    Recorder::new(conn, table)?.record_all(conn, records, method)
 }
 
-/// The expression that writes the bound time (a `TIMESTAMP`, UTC) into an `applied` column of
-/// type `ty`: as is into a time, as Unix seconds into a number, as `YYYY-MM-DD HH:MM:SS.ffffff`
-/// into text.
-fn applied_value(backend: Backend, ty: &str) -> &'static str {
-    backend.dialect().applied_value(ty)
+/// How rows are written into a history: the insert, in the form its `applied` column takes.
+/// Looking that up reads the catalog: a run reads it once, holding the run lock (under which
+/// nothing else changes the history's columns), not for every upgrade.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorder {
+    sql: String,
+    /// The time is converted with the session's time zone on its way in (MySQL's `TIMESTAMP`,
+    /// PostgreSQL's `timestamptz`, MySQL's `UNIX_TIMESTAMP`): written with the session in UTC.
+    in_utc: bool,
+}
+
+impl Recorder {
+    /// The recorder of `table` as it is now.
+    pub(crate) fn new(conn: &mut AnyConnection, table: &HistoryTable) -> Result<Recorder, Error> {
+        // An adopted seed table keeps its own `applied` type: write the time in its form.
+        let applied_type = catalog::relation(conn, table.name())?
+            .map(|r| r.type_of("applied"))
+            .unwrap_or_default();
+        let dialect = conn.dialect();
+        Ok(Recorder {
+            sql: format!(
+                "INSERT INTO {} (\"upgrade\", \"applied\", \"duration_ms\", \"checksum\", \"method\") \
+                 VALUES (?, {}, ?, ?, ?)",
+                quoted(table.name()),
+                dialect.applied_value(&applied_type)
+            ),
+            in_utc: dialect.applied_written_in_session_zone(&applied_type),
+        })
+    }
+
+    /// Records one upgrade as applied.
+    pub(crate) fn record(
+        &self,
+        conn: &mut AnyConnection,
+        id: &str,
+        duration_ms: Option<i64>,
+        checksum: Option<&str>,
+        method: Method,
+    ) -> Result<(), Error> {
+        let one = Record {
+            id,
+            duration_ms,
+            checksum,
+        };
+        self.record_all(conn, &[one], method)
+    }
+
+    /// Records upgrades as applied, each with the time now.
+    pub(crate) fn record_all(
+        &self,
+        conn: &mut AnyConnection,
+        records: &[Record<'_>],
+        method: Method,
+    ) -> Result<(), Error> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let insert = |conn: &mut AnyConnection| {
+            for r in records {
+                let query = Repeated::new(
+                    &self.sql,
+                    (
+                        bind::<Text, _>(r.id),
+                        bind::<Timestamp, _>(now()),
+                        bind::<Nullable<BigInt>, _>(r.duration_ms),
+                        bind::<Nullable<Text>, _>(r.checksum),
+                        bind::<Text, _>(method.as_str()),
+                    ),
+                );
+                let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
+                done?;
+            }
+            Ok(())
+        };
+        let done = if self.in_utc {
+            in_utc(conn, insert)
+        } else {
+            insert(conn)
+        };
+        done.map_err(Error::db(match records {
+            [_] => format!("recording `{}` as applied", first.id),
+            _ => format!("recording {} upgrades as applied", records.len()),
+        }))
+    }
 }
 
 /// Removes an upgrade from the history (it becomes pending again).

@@ -10,10 +10,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use super::{Failure, millis};
+use super::Failure;
 use crate::context::{Context, Interaction};
 use crate::engine::{Engine, flatten};
-use crate::history::{self, Action, Method, checkpoint};
+use crate::history::{self, checkpoint};
 use crate::lock;
 use crate::upgrade::Upgrade;
 
@@ -89,15 +89,7 @@ impl Engine {
         }
         // The history row, the journal's note, the mark and the checkpoint go together.
         let recorded = self.in_transaction(|engine| {
-            history::record(
-                &mut engine.conn,
-                &engine.history,
-                upgrade.id,
-                Some(millis(duration)),
-                upgrade.checksum,
-                Method::Run,
-            )?;
-            engine.note_run(upgrade.id, Action::Applied, None)?;
+            engine.record_run(upgrade, duration)?;
             history::clear_started(&mut engine.conn, &engine.history, upgrade.id)?;
             checkpoint::clear(&mut engine.conn, &engine.history, upgrade.id)
         });

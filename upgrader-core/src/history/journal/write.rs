@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use super::{Action, Actor, Finish, Open, RunKind};
 use crate::connection::{AnyConnection, with_conn};
 use crate::error::Error;
-use crate::history::sql::{bind_query, quoted};
+use crate::history::sql::{Repeated, bind, bind_query, quoted};
 use crate::history::{HistoryTable, now};
 
 /// At most `max` characters of `text` (the columns are `VARCHAR(255)` and `VARCHAR(64)`).
@@ -114,12 +114,16 @@ pub(crate) fn note(
         "INSERT INTO {} (\"run_id\", \"seq\", \"upgrade\", \"action\", \"detail\") VALUES (?, ?, ?, ?, ?)",
         quoted(&table.run_upgrades())
     );
-    let query = bind_query(conn.backend(), &sql)
-        .bind::<BigInt, _>(*id)
-        .bind::<BigInt, _>(*seq + 1)
-        .bind::<Text, _>(upgrade)
-        .bind::<Text, _>(action.as_str())
-        .bind::<Nullable<Text>, _>(detail);
+    let query = Repeated::new(
+        &sql,
+        (
+            bind::<BigInt, _>(*id),
+            bind::<BigInt, _>(*seq + 1),
+            bind::<Text, _>(upgrade),
+            bind::<Text, _>(action.as_str()),
+            bind::<Nullable<Text>, _>(detail),
+        ),
+    );
     let done: QueryResult<usize> = with_conn!(conn, c => query.execute(c));
     done.map_err(Error::db(format!(
         "recording in `{}` that run {id} {} `{upgrade}`",
