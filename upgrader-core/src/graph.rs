@@ -27,13 +27,16 @@ impl Registry {
     /// Everything registered with `#[upgrade]` and [`crate::run_check!`] in the crates linked into
     /// this binary.
     pub fn linked() -> Self {
-        let upgrades = inventory::iter::<crate::__private::Registration>
+        // Sorted by reference, then copied once: an `Upgrade` is large to move about.
+        let mut upgrades: Vec<&'static Upgrade> = inventory::iter::<crate::__private::Registration>
             .into_iter()
-            .map(|registration| *registration.0);
+            .map(|registration| registration.0)
+            .collect();
+        upgrades.sort_by(|a, b| by_id(a, b));
         let checks = inventory::iter::<crate::__private::CheckRegistration>
             .into_iter()
             .map(|registration| registration.0);
-        Registry::new(upgrades, checks)
+        Registry::sorted(upgrades.into_iter().copied().collect(), checks)
     }
 
     /// A registry of the given upgrades and checks (for tests, or upgrades built by hand).
@@ -42,8 +45,12 @@ impl Registry {
         checks: impl IntoIterator<Item = RunCheck>,
     ) -> Self {
         let mut upgrades: Vec<Upgrade> = upgrades.into_iter().collect();
-        // `inventory` has no order: sort so every later step is deterministic.
-        upgrades.sort_by(|a, b| a.id.cmp(b.id).then_with(|| location(a).cmp(&location(b))));
+        upgrades.sort_by(by_id);
+        Registry::sorted(upgrades, checks)
+    }
+
+    /// The registry of `upgrades`, sorted already ([`by_id`]).
+    fn sorted(upgrades: Vec<Upgrade>, checks: impl IntoIterator<Item = RunCheck>) -> Self {
         let mut checks: Vec<RunCheck> = checks.into_iter().collect();
         checks.sort_by(|a, b| a.name.cmp(b.name));
         Registry { upgrades, checks }
@@ -76,7 +83,8 @@ impl Registry {
     /// upgrades take part. Every problem found is reported, not just the first.
     pub fn plan(&self, packages: Option<&[String]>) -> Result<Plan, Error> {
         let mut problems = Vec::new();
-        let mut seen: HashMap<&str, &Upgrade> = HashMap::new();
+        // Sorted by id: the same id twice is two neighbours.
+        let mut previous: Option<&Upgrade> = None;
         for upgrade in &self.upgrades {
             if let Err(reason) = upgrader_naming::parse_id(upgrade.id) {
                 problems.push(Error::InvalidId {
@@ -84,7 +92,7 @@ impl Registry {
                     reason,
                 });
             }
-            if let Some(first) = seen.insert(upgrade.id, upgrade) {
+            if let Some(first) = previous.replace(upgrade).filter(|p| p.id == upgrade.id) {
                 problems.push(Error::DuplicateId {
                     id: upgrade.id.to_owned(),
                     first: location(first),
@@ -103,13 +111,13 @@ impl Registry {
             }
         }
         let active = |u: &Upgrade| packages.is_none_or(|p| p.iter().any(|m| m == u.module()));
-        let mut nodes: Vec<Upgrade> = Vec::new();
+        let mut nodes: Vec<&Upgrade> = Vec::with_capacity(self.upgrades.len());
         for upgrade in self.upgrades.iter().filter(|u| active(u)) {
             if nodes.last().is_some_and(|last| last.id == upgrade.id) {
                 continue; // a duplicate, reported above
             }
             for &dependency in upgrade.depends_on {
-                match seen.get(dependency) {
+                match self.get(dependency) {
                     None => problems.push(Error::UnknownDependency {
                         upgrade: upgrade.id.to_owned(),
                         dependency: dependency.to_owned(),
@@ -122,7 +130,7 @@ impl Registry {
                     Some(_) => {}
                 }
             }
-            nodes.push(*upgrade);
+            nodes.push(upgrade);
         }
         if !problems.is_empty() {
             return Err(Error::graph(problems));
@@ -130,6 +138,12 @@ impl Registry {
         let plan = Plan::order(nodes, self.checks.clone())?;
         Ok(plan)
     }
+}
+
+/// The registry's order. `inventory` has none: sorted so that every later step is deterministic
+/// (by id; the same id twice, a mistake reported later, by where each was written).
+fn by_id(a: &Upgrade, b: &Upgrade) -> std::cmp::Ordering {
+    a.id.cmp(b.id).then_with(|| location(a).cmp(&location(b)))
 }
 
 fn location(upgrade: &Upgrade) -> String {
@@ -144,44 +158,72 @@ fn location(upgrade: &Upgrade) -> String {
 #[derive(Debug, Clone)]
 pub struct Plan {
     order: Vec<Upgrade>,
-    index: HashMap<&'static str, usize>,
+    /// Each upgrade's place in `order` (looked up for every history row at every start: a fast
+    /// hash, as the keys are the binary's own ids, not input from outside).
+    index: foldhash::HashMap<&'static str, usize>,
     checks: Vec<RunCheck>,
 }
 
 impl Plan {
-    fn order(nodes: Vec<Upgrade>, checks: Vec<RunCheck>) -> Result<Plan, Error> {
-        let by_id: BTreeMap<&'static str, &Upgrade> = nodes.iter().map(|u| (u.id, u)).collect();
-        let mut waiting_on: HashMap<&str, usize> = HashMap::new();
-        let mut dependents: HashMap<&str, Vec<&'static str>> = HashMap::new();
-        for upgrade in &nodes {
-            let deps: BTreeSet<&str> = upgrade.depends_on.iter().copied().collect();
-            waiting_on.insert(upgrade.id, deps.len());
-            for dep in deps {
-                dependents.entry(dep).or_default().push(upgrade.id);
+    /// `nodes` sorted by id, each once (as [`Registry::plan`] gives them): a node's index stands
+    /// for its id, and the smaller index for the smaller id, so the order is found on numbers.
+    fn order(nodes: Vec<&Upgrade>, checks: Vec<RunCheck>) -> Result<Plan, Error> {
+        debug_assert!(
+            nodes.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted by id, each once"
+        );
+        let position = |id: &str| nodes.binary_search_by(|u| u.id.cmp(id)).ok();
+        // (dependency, dependent), each edge once; a dependency that is not a node (reported
+        // before this is reached) is never met, and leaves its dependent unplaced.
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(nodes.len());
+        let mut waiting_on = vec![0usize; nodes.len()];
+        for (i, upgrade) in nodes.iter().enumerate() {
+            for dep in upgrade.depends_on {
+                match position(dep) {
+                    Some(d) => edges.push((d, i)),
+                    None => waiting_on[i] += 1,
+                }
             }
         }
-        let mut ready: BinaryHeap<Reverse<&'static str>> = nodes
-            .iter()
-            .filter(|u| waiting_on[u.id] == 0)
-            .map(|u| Reverse(u.id))
+        edges.sort_unstable();
+        edges.dedup();
+        // The dependents of node `d`: `edges[first[d]..first[d + 1]]`.
+        let mut first = vec![0usize; nodes.len() + 1];
+        for &(d, i) in &edges {
+            first[d + 1] += 1;
+            waiting_on[i] += 1;
+        }
+        for d in 0..nodes.len() {
+            first[d + 1] += first[d];
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..nodes.len())
+            .filter(|&i| waiting_on[i] == 0)
+            .map(Reverse)
             .collect();
-        let mut order = Vec::with_capacity(nodes.len());
-        while let Some(Reverse(id)) = ready.pop() {
-            order.push(*by_id[id]);
-            for &dependent in dependents.get(id).into_iter().flatten() {
-                let count = waiting_on.get_mut(dependent).expect("every dependent is a node");
-                *count -= 1;
-                if *count == 0 {
+        let mut sequence = Vec::with_capacity(nodes.len());
+        while let Some(Reverse(d)) = ready.pop() {
+            sequence.push(d);
+            for &(_, dependent) in &edges[first[d]..first[d + 1]] {
+                waiting_on[dependent] -= 1;
+                if waiting_on[dependent] == 0 {
                     ready.push(Reverse(dependent));
                 }
             }
         }
-        if order.len() < nodes.len() {
-            let placed: HashSet<&str> = order.iter().map(|u| u.id).collect();
-            let left: BTreeMap<&str, &Upgrade> =
-                by_id.into_iter().filter(|(id, _)| !placed.contains(id)).collect();
+        if sequence.len() < nodes.len() {
+            let mut placed = vec![false; nodes.len()];
+            for &i in &sequence {
+                placed[i] = true;
+            }
+            let left: BTreeMap<&str, &Upgrade> = nodes
+                .iter()
+                .zip(&placed)
+                .filter(|(_, placed)| !**placed)
+                .map(|(u, _)| (u.id, *u))
+                .collect();
             return Err(Error::graph(find_cycles(&left)));
         }
+        let order: Vec<Upgrade> = sequence.iter().map(|&i| *nodes[i]).collect();
         let index = order.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
         Ok(Plan { order, index, checks })
     }
@@ -199,6 +241,11 @@ impl Plan {
     /// The active upgrade with this id.
     pub fn get(&self, id: &str) -> Option<&Upgrade> {
         self.index.get(id).map(|&i| &self.order[i])
+    }
+
+    /// The place of the active upgrade `id` in the run order.
+    pub(crate) fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
     }
 
     /// Every upgrade `id` depends on, directly or not.

@@ -1,7 +1,7 @@
 //! What a database holds against the linked upgrades: the history, what is pending, and what
 //! is not as it should be (gaps, rows no linked upgrade has, edits, interruptions).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::{Edited, Engine, Implied, Status};
 use crate::error::Error;
@@ -34,11 +34,16 @@ impl Engine {
             running = interrupted.drain(..).map(|i| (i, holder.clone())).collect();
         }
         // A batched upgrade with a checkpoint is not interrupted: the next run resumes it.
-        let recorded: HashSet<&str> = applied.iter().map(|r| r.upgrade.as_str()).collect();
-        let checkpoints: Vec<_> = checkpoints
-            .into_iter()
-            .filter(|c| !recorded.contains(c.upgrade.as_str()))
-            .collect();
+        let checkpoints: Vec<_> = match checkpoints.is_empty() {
+            true => checkpoints,
+            false => {
+                let recorded: HashSet<&str> = applied.iter().map(|r| r.upgrade.as_str()).collect();
+                checkpoints
+                    .into_iter()
+                    .filter(|c| !recorded.contains(c.upgrade.as_str()))
+                    .collect()
+            }
+        };
         interrupted.retain(|i| !checkpoints.iter().any(|c| c.upgrade == i.upgrade));
         let mut status = self.status_of(applied, interrupted);
         status.running = running;
@@ -47,60 +52,59 @@ impl Engine {
     }
 
     fn status_of(&self, applied: Vec<AppliedRecord>, interrupted: Vec<InProgress>) -> Status {
-        let recorded: HashSet<&str> = applied.iter().map(|r| r.upgrade.as_str()).collect();
-        // One pass against the run order: every dependency of a recorded (or implied) upgrade is
-        // implied by the latest recorded upgrade that reaches it.
-        let mut implied_by: HashMap<&str, &'static str> = HashMap::new();
-        for upgrade in self.plan.upgrades().iter().rev() {
-            let by = match recorded.get(upgrade.id) {
-                Some(_) => Some(upgrade.id),
-                None => implied_by.get(upgrade.id).copied(),
+        let order = self.plan.upgrades();
+        // Each row against the linked upgrades: its place in the run order (else an inactive
+        // module's upgrade, else none: a ghost), and whether its code changed since.
+        let mut recorded = vec![false; order.len()];
+        let mut ghosts = Vec::new();
+        let mut edited = Vec::new();
+        for r in &applied {
+            let upgrade = match self.plan.position(&r.upgrade) {
+                Some(i) => {
+                    recorded[i] = true;
+                    Some(&order[i])
+                }
+                None => self.registry.get(&r.upgrade),
             };
-            if let Some(by) = by {
-                for &dep in upgrade.depends_on {
-                    implied_by.entry(dep).or_insert(by);
+            let Some(upgrade) = upgrade else {
+                ghosts.push(r.clone());
+                continue;
+            };
+            if let (Some(current), Some(was)) = (upgrade.checksum, r.checksum.as_deref())
+                && was != current
+            {
+                edited.push(Edited {
+                    id: r.upgrade.clone(),
+                    recorded: was.to_owned(),
+                    current: current.to_owned(),
+                });
+            }
+        }
+        // One pass against the run order, backwards: every dependency of a recorded (or
+        // implied) upgrade is implied by the latest recorded upgrade that reaches it.
+        let mut implied_by: Vec<Option<usize>> = vec![None; order.len()];
+        for (i, upgrade) in order.iter().enumerate().rev() {
+            let Some(by) = (if recorded[i] { Some(i) } else { implied_by[i] }) else {
+                continue;
+            };
+            for &dep in upgrade.depends_on {
+                if let Some(d) = self.plan.position(dep) {
+                    implied_by[d].get_or_insert(by);
                 }
             }
         }
-        let implied_ids: HashSet<&str> = implied_by
-            .keys()
-            .copied()
-            .filter(|id| !recorded.contains(id))
-            .collect();
-        let implied = self
-            .plan
-            .upgrades()
-            .iter()
-            .filter(|u| implied_ids.contains(u.id))
-            .map(|u| Implied {
-                id: u.id.to_owned(),
-                by: implied_by[u.id].to_owned(),
-            })
-            .collect();
-        let pending = self
-            .plan
-            .upgrades()
-            .iter()
-            .filter(|u| !recorded.contains(u.id) && !implied_ids.contains(u.id))
-            .copied()
-            .collect();
-        let ghosts = applied
-            .iter()
-            .filter(|r| self.registry.get(&r.upgrade).is_none())
-            .cloned()
-            .collect();
-        let edited = applied
-            .iter()
-            .filter_map(|r| {
-                let current = self.registry.get(&r.upgrade)?.checksum?;
-                let recorded = r.checksum.as_deref()?;
-                (recorded != current).then(|| Edited {
-                    id: r.upgrade.clone(),
-                    recorded: recorded.to_owned(),
-                    current: current.to_owned(),
-                })
-            })
-            .collect();
+        let mut implied = Vec::new();
+        let mut pending = Vec::new();
+        for (i, upgrade) in order.iter().enumerate() {
+            match (recorded[i], implied_by[i]) {
+                (true, _) => {}
+                (false, Some(by)) => implied.push(Implied {
+                    id: upgrade.id.to_owned(),
+                    by: order[by].id.to_owned(),
+                }),
+                (false, None) => pending.push(*upgrade),
+            }
+        }
         Status {
             applied,
             pending,
