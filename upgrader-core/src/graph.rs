@@ -20,6 +20,9 @@ pub use view::{GraphEdge, GraphNode, GraphView};
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     upgrades: Vec<Upgrade>,
+    /// Each id's place in `upgrades` (a fast hash: looked up for every dependency and every
+    /// history row at every start).
+    index: foldhash::HashMap<&'static str, usize>,
     checks: Vec<RunCheck>,
 }
 
@@ -53,7 +56,12 @@ impl Registry {
     fn sorted(upgrades: Vec<Upgrade>, checks: impl IntoIterator<Item = RunCheck>) -> Self {
         let mut checks: Vec<RunCheck> = checks.into_iter().collect();
         checks.sort_by(|a, b| a.name.cmp(b.name));
-        Registry { upgrades, checks }
+        let index = upgrades.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+        Registry {
+            upgrades,
+            index,
+            checks,
+        }
     }
 
     /// Every upgrade, sorted by id.
@@ -68,10 +76,7 @@ impl Registry {
 
     /// The upgrade with this id.
     pub fn get(&self, id: &str) -> Option<&Upgrade> {
-        self.upgrades
-            .binary_search_by(|u| u.id.cmp(id))
-            .ok()
-            .map(|i| &self.upgrades[i])
+        self.index.get(id).map(|&i| &self.upgrades[i])
     }
 
     /// The modules (packages) that have upgrades.
@@ -111,31 +116,45 @@ impl Registry {
             }
         }
         let active = |u: &Upgrade| packages.is_none_or(|p| p.iter().any(|m| m == u.module()));
+        // The active upgrades (the nodes), each once, in id order; each dependency as an edge
+        // between places in the registry, turned into one between nodes once all are placed.
         let mut nodes: Vec<&Upgrade> = Vec::with_capacity(self.upgrades.len());
-        for upgrade in self.upgrades.iter().filter(|u| active(u)) {
-            if nodes.last().is_some_and(|last| last.id == upgrade.id) {
-                continue; // a duplicate, reported above
+        let mut node_of = vec![usize::MAX; self.upgrades.len()];
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(self.upgrades.len());
+        for (at, upgrade) in self.upgrades.iter().enumerate() {
+            if !active(upgrade) || nodes.last().is_some_and(|last| last.id == upgrade.id) {
+                continue; // inactive, or a duplicate, reported above
             }
             for &dependency in upgrade.depends_on {
-                match self.get(dependency) {
-                    None => problems.push(Error::UnknownDependency {
+                let Some(&dep_at) = self.index.get(dependency) else {
+                    problems.push(Error::UnknownDependency {
                         upgrade: upgrade.id.to_owned(),
                         dependency: dependency.to_owned(),
-                    }),
-                    Some(dep) if !active(dep) => problems.push(Error::InactiveDependency {
+                    });
+                    continue;
+                };
+                let dep = &self.upgrades[dep_at];
+                if !active(dep) {
+                    problems.push(Error::InactiveDependency {
                         upgrade: upgrade.id.to_owned(),
                         dependency: dependency.to_owned(),
                         package: dep.module().to_owned(),
-                    }),
-                    Some(_) => {}
+                    });
                 }
+                edges.push((dep_at, at));
             }
+            node_of[at] = nodes.len();
             nodes.push(upgrade);
         }
         if !problems.is_empty() {
             return Err(Error::graph(problems));
         }
-        let plan = Plan::order(nodes, self.checks.clone())?;
+        // No problem: every dependency is an active upgrade, and each id has one place, its node's.
+        let edges = edges
+            .into_iter()
+            .map(|(dep, at)| (node_of[dep], node_of[at]))
+            .collect();
+        let plan = Plan::order(nodes, edges, self.checks.clone())?;
         Ok(plan)
     }
 }
@@ -165,26 +184,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `nodes` sorted by id, each once (as [`Registry::plan`] gives them): a node's index stands
+    /// `nodes` sorted by id, each once (as [`Registry::plan`] gives them), and `edges`, each a
+    /// dependency as (the node depended on, the node that depends on it): a node's index stands
     /// for its id, and the smaller index for the smaller id, so the order is found on numbers.
-    fn order(nodes: Vec<&Upgrade>, checks: Vec<RunCheck>) -> Result<Plan, Error> {
+    fn order(
+        nodes: Vec<&Upgrade>,
+        mut edges: Vec<(usize, usize)>,
+        checks: Vec<RunCheck>,
+    ) -> Result<Plan, Error> {
         debug_assert!(
             nodes.windows(2).all(|w| w[0].id < w[1].id),
             "sorted by id, each once"
         );
-        let position = |id: &str| nodes.binary_search_by(|u| u.id.cmp(id)).ok();
-        // (dependency, dependent), each edge once; a dependency that is not a node (reported
-        // before this is reached) is never met, and leaves its dependent unplaced.
-        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(nodes.len());
         let mut waiting_on = vec![0usize; nodes.len()];
-        for (i, upgrade) in nodes.iter().enumerate() {
-            for dep in upgrade.depends_on {
-                match position(dep) {
-                    Some(d) => edges.push((d, i)),
-                    None => waiting_on[i] += 1,
-                }
-            }
-        }
+        // Each edge once (a dependency listed twice counts once).
         edges.sort_unstable();
         edges.dedup();
         // The dependents of node `d`: `edges[first[d]..first[d + 1]]`.
