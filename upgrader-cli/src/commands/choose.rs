@@ -56,7 +56,9 @@ pub(crate) fn chosen(settings: &Settings, choice: &Choice) -> anyhow::Result<(Ru
         )
         .into());
     }
-    target.validate(&registry.plan(settings.packages.as_deref())?)?;
+    // Against the linked upgrades: the engine checks and orders the graph when it opens, before
+    // it connects (ordering it twice would cost a large application's run twice as much).
+    target.validate_linked(&registry, settings.packages.as_deref())?;
     mode.supported_by(settings.url.backend())?;
     Ok((target, mode))
 }

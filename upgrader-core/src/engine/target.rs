@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use crate::error::Error;
-use crate::graph::Plan;
+use crate::graph::{Plan, Registry};
 use crate::upgrade::Upgrade;
 
 /// Which of the pending upgrades a run applies.
@@ -33,15 +33,34 @@ impl RunTarget {
     /// [`Error::UnknownUpgrade`], an unknown module [`Error::UnknownModule`]. Needs no database,
     /// so a program can refuse before it opens one.
     pub fn validate(&self, plan: &Plan) -> Result<(), Error> {
+        self.validate_against(|id| plan.get(id).is_some(), || modules_of(plan))
+    }
+
+    /// [`RunTarget::validate`] against the linked upgrades of the modules `packages` makes
+    /// active (all when `None`), without ordering the graph first (opening an engine does that):
+    /// for refusing before anything else is done.
+    pub fn validate_linked(&self, registry: &Registry, packages: Option<&[String]>) -> Result<(), Error> {
+        let active = |module: &str| packages.is_none_or(|p| p.iter().any(|m| m == module));
+        self.validate_against(
+            |id| registry.get(id).is_some_and(|u| active(u.module())),
+            || registry.modules().into_iter().filter(|m| active(m)).collect(),
+        )
+    }
+
+    fn validate_against(
+        &self,
+        has_upgrade: impl Fn(&str) -> bool,
+        modules: impl FnOnce() -> BTreeSet<&'static str>,
+    ) -> Result<(), Error> {
         match self {
             RunTarget::All => Ok(()),
-            RunTarget::To(id) => match plan.get(id) {
-                Some(_) => Ok(()),
-                None => Err(Error::UnknownUpgrade { id: id.clone() }),
+            RunTarget::To(id) => match has_upgrade(id) {
+                true => Ok(()),
+                false => Err(Error::UnknownUpgrade { id: id.clone() }),
             },
-            RunTarget::Modules(modules) => {
-                let known = modules_of(plan);
-                for module in modules {
+            RunTarget::Modules(chosen) => {
+                let known = modules();
+                for module in chosen {
                     if !known.contains(module.as_str()) {
                         return Err(Error::UnknownModule {
                             module: module.clone(),
@@ -84,7 +103,6 @@ fn modules_of(plan: &Plan) -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Registry;
 
     fn noop(_: &mut crate::Context<'_>) -> crate::Result<()> {
         Ok(())
