@@ -15,8 +15,10 @@ use crate::output::{duration, note, printable};
 use crate::refused::Refused;
 
 /// The log file. Its lines are kept in memory until the command reaches the database
-/// ([`LogFile::activate`]), then appended to the file, each written through at once: a command
-/// that fails before (a bad URL, a server that does not answer) changed nothing and leaves no log.
+/// ([`LogFile::activate`]), then appended to the file, each written through at once (but an
+/// upgrade's "finished" line, which goes out with the next line, most often the next upgrade's
+/// "started": one write per upgrade): a command that fails before (a bad URL, a server that does
+/// not answer) changed nothing and leaves no log.
 #[derive(Debug)]
 pub(crate) struct LogFile {
     path: PathBuf,
@@ -28,6 +30,8 @@ pub(crate) struct LogFile {
     position: String,
     /// The first write that failed: nothing more is written.
     error: Option<std::io::Error>,
+    /// A line that goes out with the next one (see the type's docs), or when the log is dropped.
+    deferred: String,
 }
 
 /// The log file could not be written after it was opened (a full disk): the run went on.
@@ -82,6 +86,7 @@ impl LogFile {
             held: Vec::new(),
             position: String::new(),
             error: None,
+            deferred: String::new(),
         }))
     }
 
@@ -104,12 +109,21 @@ impl LogFile {
 
     /// Writes one line, with the time; a message over several lines keeps them, indented.
     pub(crate) fn line(&mut self, text: &str) {
+        self.line_then(text, false);
+    }
+
+    /// [`LogFile::line`], written with the next line when `defer` (see the type's docs).
+    fn line_then(&mut self, text: &str, defer: bool) {
         let text = printable(text).replace('\n', "\n    ");
         let line = format!("{} {text}\n", timestamp());
-        if self.file.is_some() {
-            self.write(&line);
-        } else {
+        if self.file.is_none() {
             self.held.push(line);
+            return;
+        }
+        self.deferred.push_str(&line);
+        if !defer {
+            let lines = std::mem::take(&mut self.deferred);
+            self.write(&lines);
         }
     }
 
@@ -125,9 +139,24 @@ impl LogFile {
     }
 
     /// The first write that failed, if any.
-    pub(crate) fn into_error(self) -> Option<LogFileError> {
-        let path = self.path;
-        self.error.map(|source| LogFileError { path, source })
+    pub(crate) fn into_error(mut self) -> Option<LogFileError> {
+        self.flush();
+        let path = std::mem::take(&mut self.path);
+        self.error.take().map(|source| LogFileError { path, source })
+    }
+
+    /// Writes the deferred line, if any.
+    fn flush(&mut self) {
+        if !self.deferred.is_empty() {
+            let lines = std::mem::take(&mut self.deferred);
+            self.write(&lines);
+        }
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -198,11 +227,11 @@ impl Sink for LogFile {
 
     fn finished(&mut self, upgrade: &str, ok: bool, elapsed: Duration) {
         let outcome = if ok { "finished in" } else { "FAILED after" };
-        self.line(&format!(
-            "{} {upgrade} {outcome} {}",
-            self.position,
-            duration(elapsed)
-        ));
+        // A failure goes out at once; a success with the next line.
+        self.line_then(
+            &format!("{} {upgrade} {outcome} {}", self.position, duration(elapsed)),
+            ok,
+        );
     }
 
     fn waiting(&mut self, holder: Option<&str>) {
@@ -232,5 +261,46 @@ impl Sink for LogFile {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            // Without the time.
+            .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest).to_owned())
+            .collect()
+    }
+
+    /// A finished upgrade's line goes out with the next one, in order; a failure's at once; the
+    /// last one when the log is dropped, even without the run's end.
+    #[test]
+    fn a_finished_line_goes_out_with_the_next_and_none_is_lost() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("upgrader.log");
+        let mut log = LogFile::open(&path, true).expect("opens").expect("a log");
+        log.activate();
+        log.started("a", 0, 3);
+        log.finished("a", true, Duration::from_millis(5));
+        assert_eq!(lines(&path), ["[1/3] a started"]);
+        log.started("b", 1, 3);
+        assert_eq!(
+            lines(&path),
+            ["[1/3] a started", "[1/3] a finished in 5ms", "[2/3] b started"]
+        );
+        log.finished("b", false, Duration::from_millis(1));
+        assert_eq!(lines(&path)[3], "[2/3] b FAILED after 1ms");
+        log.started("c", 2, 3);
+        log.finished("c", true, Duration::from_millis(2));
+        drop(log);
+        assert_eq!(
+            lines(&path).last().map(String::as_str),
+            Some("[3/3] c finished in 2ms")
+        );
     }
 }
