@@ -93,8 +93,14 @@ impl Engine {
                 }
             }
         }
-        let mut implied = Vec::new();
-        let mut pending = Vec::new();
+        // Sized exactly: an `Upgrade` is large, and a list grown by doubling holds up to twice
+        // what it needs (at 10,000 pending, 3 MB for 2).
+        let unrecorded = recorded.iter().filter(|r| !**r).count();
+        let implied_count = (0..order.len())
+            .filter(|&i| !recorded[i] && implied_by[i].is_some())
+            .count();
+        let mut implied = Vec::with_capacity(implied_count);
+        let mut pending = Vec::with_capacity(unrecorded - implied_count);
         for (i, upgrade) in order.iter().enumerate() {
             match (recorded[i], implied_by[i]) {
                 (true, _) => {}
