@@ -135,6 +135,13 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
         self.utc_session().is_some()
     }
 
+    /// Whether an `INSERT` can carry another in a `WITH` clause (PostgreSQL's data-modifying
+    /// `WITH`): then an upgrade's history row and its journal note are one statement, one round
+    /// trip, not two.
+    fn inserts_within_with(&self) -> bool {
+        false
+    }
+
     /// Whether `applied`'s type converts with the session's time zone when read.
     fn applied_is_zoned(&self, _ty: &str) -> bool {
         false

@@ -226,6 +226,10 @@ impl Dialect for Postgres {
         }
     }
 
+    fn inserts_within_with(&self) -> bool {
+        true
+    }
+
     fn applied_written_in_session_zone(&self, ty: &str) -> bool {
         // A time without a zone, a date, and what `applied_value` computes from one (its epoch,
         // its text) are the same in every zone; a `timestamptz` (or a type not known here) is not.

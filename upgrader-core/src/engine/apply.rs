@@ -9,7 +9,7 @@ use crate::blocked;
 use crate::connection::Backend;
 use crate::context::{Context, Interaction};
 use crate::error::Error;
-use crate::history::{self, Action, Method};
+use crate::history;
 use crate::lock;
 use crate::upgrade::Upgrade;
 
@@ -282,14 +282,9 @@ impl Engine {
     }
 
     /// Records a run upgrade as applied, with how long it ran, and notes it in the journal.
+    /// Holding the run lock, the history's form is read once, at the first record, not for every
+    /// upgrade.
     fn record_run(&mut self, upgrade: &Upgrade, duration: Duration) -> Result<(), Error> {
-        self.record_applied(upgrade, duration)?;
-        self.note_run(upgrade.id, Action::Applied, None)
-    }
-
-    /// Records `upgrade`, run for `duration`, as applied. Holding the run lock, the history's
-    /// form is read once, at the first record, not for every upgrade.
-    pub(super) fn record_applied(&mut self, upgrade: &Upgrade, duration: Duration) -> Result<(), Error> {
         let recorder = match &self.recorder {
             Some(recorder) => recorder.clone(),
             None => {
@@ -300,12 +295,13 @@ impl Engine {
                 recorder
             }
         };
-        recorder.record(
+        recorder.record_run(
             &mut self.conn,
+            &self.history,
+            &mut self.journal,
             upgrade.id,
             Some(millis(duration)),
             upgrade.checksum,
-            Method::Run,
         )
     }
 

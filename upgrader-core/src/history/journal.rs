@@ -12,7 +12,7 @@ mod write;
 use chrono::NaiveDateTime;
 
 pub(crate) use self::read::{attribute, read};
-pub(crate) use self::write::{adopted, finish, note, start};
+pub(crate) use self::write::{adopted, finish, note, note_sql, start};
 use crate::error::Error;
 
 /// Who runs the engine: the application's program and version, which only the application knows
@@ -120,7 +120,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Applied => "applied",
             Action::Recorded => "recorded",

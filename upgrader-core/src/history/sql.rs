@@ -138,6 +138,7 @@ macro_rules! binds {
 }
 
 binds!(5: A 0, B 1, C 2, D 3, E 4);
+binds!(10: A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
 
 /// One bound value, pushed as a bind parameter.
 pub(crate) trait PushBind<DB: diesel::backend::Backend> {

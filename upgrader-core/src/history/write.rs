@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
+use super::journal::{self, Action, Open};
 use super::sql::{Repeated, bind, bind_query, in_utc, quoted};
 use super::{HistoryTable, Method, catalog, now};
 use crate::connection::{AnyConnection, with_conn};
@@ -34,6 +35,9 @@ pub(crate) fn record_all(
 #[derive(Debug, Clone)]
 pub(crate) struct Recorder {
     sql: String,
+    /// The journal's note and the row in one statement, where the backend allows it
+    /// ([`crate::dialect::Dialect::inserts_within_with`]): the note's five values, then the row's.
+    noted_sql: Option<String>,
     /// The time is converted with the session's time zone on its way in (MySQL's `TIMESTAMP`,
     /// PostgreSQL's `timestamptz`, MySQL's `UNIX_TIMESTAMP`): written with the session in UTC.
     in_utc: bool,
@@ -47,15 +51,64 @@ impl Recorder {
             .map(|r| r.type_of("applied"))
             .unwrap_or_default();
         let dialect = conn.dialect();
+        let sql = format!(
+            "INSERT INTO {} (\"upgrade\", \"applied\", \"duration_ms\", \"checksum\", \"method\") \
+             VALUES (?, {}, ?, ?, ?)",
+            quoted(table.name()),
+            dialect.applied_value(&applied_type)
+        );
         Ok(Recorder {
-            sql: format!(
-                "INSERT INTO {} (\"upgrade\", \"applied\", \"duration_ms\", \"checksum\", \"method\") \
-                 VALUES (?, {}, ?, ?, ?)",
-                quoted(table.name()),
-                dialect.applied_value(&applied_type)
-            ),
+            noted_sql: dialect
+                .inserts_within_with()
+                .then(|| format!("WITH \"note\" AS ({}) {sql}", journal::note_sql(table))),
+            sql,
             in_utc: dialect.applied_written_in_session_zone(&applied_type),
         })
+    }
+
+    /// Records an upgrade a run applied, and notes it in the journal's row `open` (once that row
+    /// is written): in one statement where the backend allows it.
+    pub(crate) fn record_run(
+        &self,
+        conn: &mut AnyConnection,
+        table: &HistoryTable,
+        open: &mut Open,
+        id: &str,
+        duration_ms: Option<i64>,
+        checksum: Option<&str>,
+    ) -> Result<(), Error> {
+        let (Some(sql), Open::Started { id: run, seq }) = (&self.noted_sql, &mut *open) else {
+            self.record(conn, id, duration_ms, checksum, Method::Run)?;
+            return journal::note(conn, table, open, id, Action::Applied, None);
+        };
+        let query = Repeated::new(
+            sql,
+            (
+                bind::<BigInt, _>(*run),
+                bind::<BigInt, _>(*seq + 1),
+                bind::<Text, _>(id),
+                bind::<Text, _>(Action::Applied.as_str()),
+                bind::<Nullable<Text>, _>(None::<&str>),
+                bind::<Text, _>(id),
+                bind::<Timestamp, _>(now()),
+                bind::<Nullable<BigInt>, _>(duration_ms),
+                bind::<Nullable<Text>, _>(checksum),
+                bind::<Text, _>(Method::Run.as_str()),
+            ),
+        );
+        let insert =
+            |conn: &mut AnyConnection| -> QueryResult<usize> { with_conn!(conn, c => query.execute(c)) };
+        let done = if self.in_utc {
+            in_utc(conn, insert)
+        } else {
+            insert(conn)
+        };
+        done.map_err(Error::db(format!(
+            "recording `{id}` as applied (and in `{}` that run {run} applied it)",
+            table.run_upgrades()
+        )))?;
+        *seq += 1;
+        Ok(())
     }
 
     /// Records one upgrade as applied.

@@ -110,10 +110,7 @@ pub(crate) fn note(
     let Open::Started { id, seq } = open else {
         return Ok(());
     };
-    let sql = format!(
-        "INSERT INTO {} (\"run_id\", \"seq\", \"upgrade\", \"action\", \"detail\") VALUES (?, ?, ?, ?, ?)",
-        quoted(&table.run_upgrades())
-    );
+    let sql = note_sql(table);
     let query = Repeated::new(
         &sql,
         (
@@ -132,6 +129,14 @@ pub(crate) fn note(
     )))?;
     *seq += 1;
     Ok(())
+}
+
+/// The insert of a note (`run_id`, `seq`, `upgrade`, `action`, `detail`, in that order).
+pub(crate) fn note_sql(table: &HistoryTable) -> String {
+    format!(
+        "INSERT INTO {} (\"run_id\", \"seq\", \"upgrade\", \"action\", \"detail\") VALUES (?, ?, ?, ?, ?)",
+        quoted(&table.run_upgrades())
+    )
 }
 
 /// Records the adoption of the seed system's table, which set the history up, as a finished
