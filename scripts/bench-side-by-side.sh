@@ -20,6 +20,15 @@
 # fresh install of N no-op steps (and N CREATE TABLE steps) on tmpfs (/dev/shm) and on disk.
 # Output of the timed processes goes to /dev/null. The engine runs as a user runs it, writing its
 # log file (upgrader.log, in the database's directory); `up-nolog` is the same with `--log-file=`.
+# With BENCH_POSTGRES_URL set (a server URL without a database, e.g.
+# postgres://postgres@127.0.0.1:5432), the same on PostgreSQL: the engine built with its
+# `postgres` feature too, a floor and diesel_migrations over the same driver (tokio-postgres through
+# diesel-async's synchronous wrapper), each in a database of its own (bench_app, bench_floor,
+# bench_peer, created and emptied by the floor program), PG_STEPS steps applied (default 300), and
+# the statements sent per step counted with strace (the socket writes of a run of 2 x PG_STEPS
+# minus those of a run of PG_STEPS, over PG_STEPS).
+# DOUBLING=1: then the same at N/2, and each of the engine's figures at N against N/2: a
+# whole-process figure at most doubles, a per-step one stays (a check that prints, not a test).
 # It prints figures and asserts nothing.
 set -euo pipefail
 
@@ -31,6 +40,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GEN="$ROOT/target/bench/side-by-side-$N"
 mkdir -p "$GEN"
 cd "$GEN"
+if [ -n "${DOUBLING:-}" ]; then
+    export FIGURES=${FIGURES:-$GEN/figures.tsv}
+    rm -f "$FIGURES"
+fi
 
 id() { printf 'bench_2024_01_01_step%05d' "$1"; }
 
@@ -51,6 +64,11 @@ libc = "0.2"
 [profile.release]
 debug = "line-tables-only"
 EOF
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+    # The engine with PostgreSQL too, and the peers over the engine's own PostgreSQL driver.
+    sed -i 's/features = \["sqlite"\] }/features = ["sqlite", "postgres"] }/; s/^members = \[\(.*\)\]/members = [\1, "floor-pg", "peer-pg"]/' Cargo.toml
+    sed -i 's/^libc = "0.2"$/libc = "0.2"\ndiesel-async = { version = "0.9", default-features = false, features = ["postgres", "async-connection-wrapper", "tokio"] }/' Cargo.toml
+fi
 [ -f Cargo.lock ] || cp "$ROOT/Cargo.lock" Cargo.lock
 
 mkdir -p bench-modules/src bench-app/src floor/src peer/src timer/src
@@ -127,7 +145,7 @@ cat >floor/src/main.rs <<EOF
 //! The floor: \`floor FILE pending|run [noop|create] [K]\` (K: the first K pending only).
 //! The engine's pragmas (busy_timeout, foreign_keys, WAL; synchronous left at SQLite's default,
 //! FULL, as the engine leaves it), then
-//! per step BEGIN, the step, INSERT into a history table, COMMIT.
+//! per step BEGIN, the step, INSERT into a history table (a prepared statement, kept), COMMIT.
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -135,10 +153,23 @@ use std::io::Write;
 
 const N: u32 = $N;
 
+diesel::table! {
+    history (id) {
+        id -> Text,
+        applied_at -> Text,
+    }
+}
+
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Text)]
     id: String,
+}
+
+/// The time now, as text (seconds since 1970: the floor formats no calendar).
+fn now() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+    format!("{}.{:06}", t.as_secs(), t.subsec_micros())
 }
 
 fn id(i: u32) -> String {
@@ -178,8 +209,9 @@ fn main() {
                     conn.batch_execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))
                         .expect("steps");
                 }
-                diesel::sql_query("INSERT INTO history (id, applied_at) VALUES (?, datetime('now'))")
-                    .bind::<Text, _>(id(i))
+                // A typed insert: prepared once, as diesel keeps it (the engine does the same).
+                diesel::insert_into(history::table)
+                    .values((history::id.eq(id(i)), history::applied_at.eq(now())))
                     .execute(&mut conn)
                     .expect("records");
                 conn.batch_execute("COMMIT").expect("commits");
@@ -254,6 +286,149 @@ fn main() {
 }
 EOF
 
+# --- PostgreSQL: the floor and diesel_migrations over the engine's driver ------------------------
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+    mkdir -p floor-pg/src peer-pg/src
+    for c in floor-pg peer-pg; do
+        cat >$c/Cargo.toml <<EOF
+[package]
+name = "$c"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+diesel = { workspace = true, features = ["postgres_backend"] }
+diesel-async.workspace = true
+$([ $c = peer-pg ] && echo 'diesel_migrations = { workspace = true, features = ["postgres"] }')
+EOF
+    done
+    cat >floor-pg/src/main.rs <<EOF
+//! The floor on PostgreSQL: \`floor-pg URL pending|run [noop|create] [K]\`, as \`floor\` (a typed,
+//! prepared insert); \`floor-pg SERVER_URL create NAME\` creates a database if it is not there,
+//! \`floor-pg URL reset\` empties one (its public schema dropped and made again), \`floor-pg URL
+//! version\` prints the server's version.
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use std::io::Write;
+
+type Pg = AsyncConnectionWrapper<AsyncPgConnection>;
+
+const N: u32 = $N;
+
+diesel::table! {
+    history (id) {
+        id -> Text,
+        applied_at -> Text,
+    }
+}
+
+fn id(i: u32) -> String {
+    format!("bench_2024_01_01_step{i:05}")
+}
+
+fn now() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+    format!("{}.{:06}", t.as_secs(), t.subsec_micros())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut conn = Pg::establish(&args[0]).expect("connects");
+    match args[1].as_str() {
+        "create" => {
+            // Already there is fine.
+            let _ = conn.batch_execute(&format!("CREATE DATABASE {}", args[2]));
+            return;
+        }
+        "reset" => {
+            conn.batch_execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+                .expect("resets");
+            return;
+        }
+        "version" => {
+            let v: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("version()"))
+                .get_result(&mut conn)
+                .expect("reads the version");
+            println!("{v}");
+            return;
+        }
+        "pending" | "run" => {}
+        other => panic!("unknown command {other}"),
+    }
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS history (id VARCHAR(255) PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .expect("configures");
+    let applied: std::collections::HashSet<String> =
+        history::table.select(history::id).load::<String>(&mut conn).expect("reads").into_iter().collect();
+    let pending = (1..=N).filter(|&i| !applied.contains(&id(i)));
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match args[1].as_str() {
+        "pending" => {
+            for i in pending {
+                writeln!(out, "{}", id(i)).expect("writes");
+            }
+        }
+        _ => {
+            let create = args.get(2).map(String::as_str) == Some("create");
+            let limit = args.get(3).map_or(N as usize, |k| k.parse().expect("a count"));
+            for i in pending.take(limit).collect::<Vec<_>>() {
+                conn.batch_execute("BEGIN").expect("begins");
+                if create {
+                    conn.batch_execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))
+                        .expect("steps");
+                }
+                diesel::insert_into(history::table)
+                    .values((history::id.eq(id(i)), history::applied_at.eq(now())))
+                    .execute(&mut conn)
+                    .expect("records");
+                conn.batch_execute("COMMIT").expect("commits");
+                writeln!(out, "applied {}", id(i)).expect("writes");
+            }
+        }
+    }
+}
+EOF
+    cat >peer-pg/src/main.rs <<'EOF'
+//! diesel_migrations on PostgreSQL: `peer-pg URL pending|run [noop|create] [K]`, as `peer`.
+use diesel::prelude::*;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::io::Write;
+
+const NOOP: EmbeddedMigrations = embed_migrations!("../peer/noop");
+const CREATE: EmbeddedMigrations = embed_migrations!("../peer/create");
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&args[0]).expect("connects");
+    let migrations = if args.get(2).map(String::as_str) == Some("create") { CREATE } else { NOOP };
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match args[1].as_str() {
+        "pending" => {
+            for m in conn.pending_migrations(migrations).expect("reads") {
+                writeln!(out, "{}", m.name()).expect("writes");
+            }
+        }
+        _ => {
+            let pending = conn.pending_migrations(migrations).expect("reads");
+            let k = args.get(3).map_or(pending.len(), |k| k.parse().expect("a count"));
+            for m in pending.iter().take(k) {
+                let v = conn.run_migration(m.as_ref()).expect("runs");
+                writeln!(out, "applied {v}").expect("writes");
+            }
+        }
+    }
+}
+EOF
+fi
+
 # --- the timer ------------------------------------------------------------------------------------
 cat >timer/Cargo.toml <<'EOF'
 [package]
@@ -327,6 +502,7 @@ fn main() {
     }
     let floor = entries.len() - 1;
     let unit = if per == 1.0 { "ms" } else { "ms/step" };
+    let mut figures = Vec::new();
     println!("{title} ({runs} runs, interleaved)");
     for (k, e) in entries.iter().enumerate() {
         let mut ratios: Vec<f64> = (0..runs).map(|r| walls[k][r] / walls[floor][r]).collect();
@@ -341,6 +517,13 @@ fn main() {
             hi * 1e3 / per,
             mrss
         );
+        figures.push(format!("{title}\t{}\t{:.6}\t{mrss:.1}\t{unit}\n", e[0], med * 1e3 / per));
+    }
+    // FIGURES=FILE: the medians appended, one line per entry, for the doubling check.
+    if let Ok(path) = std::env::var("FIGURES") {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("figures file");
+        file.write_all(figures.concat().as_bytes()).expect("writes the figures");
     }
 }
 EOF
@@ -350,7 +533,7 @@ start=$(date +%s)
 # A target directory per N: the generated crates of two N have the same names and paths inside
 # their workspaces, and cargo would take one's artifacts for the other's.
 export CARGO_TARGET_DIR="$GEN/target"
-cargo build --release --quiet --workspace 2>&1 | grep -v '^$' >&2 || true
+cargo build --release --quiet --workspace >&2 || { echo "error: the benchmark did not build" >&2; exit 1; }
 echo "built in $(( $(date +%s) - start )) s" >&2
 BIN="$CARGO_TARGET_DIR/release"
 for b in bench-app floor peer timer; do [ -x "$BIN/$b" ] || { echo "error: $b did not build" >&2; exit 1; }; done
@@ -402,3 +585,70 @@ for place in /dev/shm "$GEN/db"; do
     cd "$GEN"
     rm -rf "$D"
 done
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+    FLOOR_PG="$BIN/floor-pg"
+    PEER_PG="$BIN/peer-pg"
+    PG_STEPS=${PG_STEPS:-$(( N < 300 ? N : 300 ))}
+    S="${BENCH_POSTGRES_URL%/}"
+    for db in bench_app bench_floor bench_peer bench_done_app bench_done_floor bench_done_peer; do
+        "$FLOOR_PG" "$S/postgres" create "$db"
+        "$FLOOR_PG" "$S/$db" reset
+    done
+    cd "$GEN"
+    "$APP" --database-url "$S/bench_done_app" --log-file= run --yes-i-know >/dev/null 2>&1
+    "$FLOOR_PG" "$S/bench_done_floor" run >/dev/null
+    "$PEER_PG" "$S/bench_done_peer" run >/dev/null
+    echo "PostgreSQL at $S: $("$FLOOR_PG" "$S/postgres" version)"
+    "$TIMER" "$RUNS" 1 "show pending, all applied, PostgreSQL" \
+        -- upgrader true "$APP --database-url $S/bench_done_app show pending" \
+        -- diesel true "$PEER_PG $S/bench_done_peer pending" \
+        -- floor true "$FLOOR_PG $S/bench_done_floor pending"
+    "$TIMER" "$RUNS" 1 "run, all applied (up to date), PostgreSQL" \
+        -- upgrader true "$APP --database-url $S/bench_done_app --log-file= run --yes-i-know" \
+        -- diesel true "$PEER_PG $S/bench_done_peer run" \
+        -- floor true "$FLOOR_PG $S/bench_done_floor run"
+    for body in noop create; do
+        "$TIMER" "$RUNS" "$PG_STEPS" "apply $PG_STEPS of $N $body steps, PostgreSQL (whole process / $PG_STEPS)" \
+            -- upgrader "$FLOOR_PG $S/bench_app reset" "$APP --database-url $S/bench_app --log-file= run --yes-i-know --to $(id "$PG_STEPS") ENV:BENCH_BODY=$body" \
+            -- diesel "$FLOOR_PG $S/bench_peer reset" "$PEER_PG $S/bench_peer run $body $PG_STEPS" \
+            -- floor "$FLOOR_PG $S/bench_floor reset" "$FLOOR_PG $S/bench_floor run $body $PG_STEPS"
+    done
+    # Statements sent per step: socket writes of 2K steps minus those of K, over K.
+    if command -v strace >/dev/null; then
+        writes() { # DB CMD...: the socket writes of CMD, run on an emptied DB
+            "$FLOOR_PG" "$S/$1" reset
+            shift
+            BENCH_BODY=create strace -f -y -qq -e trace=write,writev,sendto,sendmsg -o "$GEN/strace.out" "$@" >/dev/null 2>&1
+            grep -c 'socket:' "$GEN/strace.out"
+        }
+        K=$PG_STEPS
+        echo "socket writes per CREATE TABLE step, PostgreSQL ((2K - K) / K, K = $K)"
+        for who in upgrader diesel floor; do
+            case $who in
+                upgrader) a=$(writes bench_app "$APP" --database-url "$S/bench_app" --log-file= run --yes-i-know --to "$(id "$K")")
+                          b=$(writes bench_app "$APP" --database-url "$S/bench_app" --log-file= run --yes-i-know --to "$(id $((2 * K)))") ;;
+                diesel)   a=$(writes bench_peer "$PEER_PG" "$S/bench_peer" run create "$K")
+                          b=$(writes bench_peer "$PEER_PG" "$S/bench_peer" run create $((2 * K))) ;;
+                floor)    a=$(writes bench_floor "$FLOOR_PG" "$S/bench_floor" run create "$K")
+                          b=$(writes bench_floor "$FLOOR_PG" "$S/bench_floor" run create $((2 * K))) ;;
+            esac
+            awk -v w="$who" -v a="$a" -v b="$b" -v k="$K" 'BEGIN { printf "  %-10s %.2f\n", w, (b - a) / k }'
+        done
+    fi
+fi
+
+# --- Doubling: each of the engine's figures at N against N/2 -----------------------------------
+if [ -n "${DOUBLING:-}" ] && [ -n "${FIGURES:-}" ]; then
+    HALF="$FIGURES.half"
+    rm -f "$HALF"
+    FIGURES="$HALF" DOUBLING= bash "$ROOT/scripts/bench-side-by-side.sh" $((N / 2)) "$RUNS" >"$HALF.txt"
+    echo "(the run at N = $((N / 2)): $HALF.txt)"
+    echo "doubling N: $((N / 2)) -> $N, the engine's figures (whole process: at most x2, per step: at most x1; 10% allowed for noise)"
+    # Titles name N: match a figure by its place among the engine's lines.
+    paste <(grep -P '\tupgrader\t' "$HALF") <(grep -P '\tupgrader\t' "$FIGURES") |
+        awk -F'\t' '{ limit = ($5 == "ms") ? 2 : 1; r = $8 / $3;
+                      printf "  %-60s %9.4f -> %9.4f %s  x%.2f  %s\n", $6, $3, $8, $5, r,
+                             (r <= limit * 1.1) ? "ok" : "GROWS FASTER THAN N" }'
+fi
