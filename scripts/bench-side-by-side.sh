@@ -66,7 +66,7 @@ debug = "line-tables-only"
 EOF
 if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
     # The engine with PostgreSQL too, and the peers over the engine's own PostgreSQL driver.
-    sed -i 's/features = \["sqlite"\] }/features = ["sqlite", "postgres"] }/; s/^members = \[\(.*\)\]/members = [\1, "floor-pg", "peer-pg"]/' Cargo.toml
+    sed -i 's/features = \["sqlite"\] }/features = ["sqlite", "postgres"] }/' Cargo.toml
     sed -i 's/^libc = "0.2"$/libc = "0.2"\ndiesel-async = { version = "0.9", default-features = false, features = ["postgres", "async-connection-wrapper", "tokio"] }/' Cargo.toml
 fi
 [ -f Cargo.lock ] || cp "$ROOT/Cargo.lock" Cargo.lock
@@ -130,25 +130,33 @@ fn main() -> std::process::ExitCode {
 EOF
 
 # --- the floor ----------------------------------------------------------------------------------
-cat >floor/Cargo.toml <<'EOF'
+# One program for both backends (PostgreSQL with its `pg` feature, on when BENCH_POSTGRES_URL is
+# set): the steps are the same code, a macro over the connection.
+cat >floor/Cargo.toml <<EOF
 [package]
 name = "floor"
 version = "0.1.0"
 edition = "2024"
 publish = false
 
+[features]
+pg = ["diesel/postgres_backend", "dep:diesel-async"]
+
 [dependencies]
 diesel.workspace = true
 libsqlite3-sys.workspace = true
+diesel-async = { workspace = true, optional = true }
 EOF
 cat >floor/src/main.rs <<EOF
-//! The floor: \`floor FILE pending|run [noop|create] [K]\` (K: the first K pending only).
-//! The engine's pragmas (busy_timeout, foreign_keys, WAL; synchronous left at SQLite's default,
-//! FULL, as the engine leaves it), then
-//! per step BEGIN, the step, INSERT into a history table (a prepared statement, kept), COMMIT.
+//! The floor: \`floor DB pending|run [noop|create] [K]\` (K: the first K pending only), DB an
+//! SQLite file or (feature \`pg\`) a PostgreSQL URL. SQLite with the engine's pragmas
+//! (busy_timeout, foreign_keys, WAL; synchronous left at SQLite's default, FULL, as the engine
+//! leaves it); then per step BEGIN, the step, INSERT into a history table (a typed insert,
+//! prepared once and kept, as the engine's), COMMIT. PostgreSQL only: \`floor SERVER_URL create
+//! NAME\` creates a database if it is not there, \`floor URL reset\` empties one (its public schema
+//! dropped and made again), \`floor URL version\` prints the server's version.
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use std::io::Write;
 
 const N: u32 = $N;
@@ -158,12 +166,6 @@ diesel::table! {
         id -> Text,
         applied_at -> Text,
     }
-}
-
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    id: String,
 }
 
 /// The time now, as text (seconds since 1970: the floor formats no calendar).
@@ -176,49 +178,78 @@ fn id(i: u32) -> String {
     format!("bench_2024_01_01_step{i:05}")
 }
 
+/// What the floor does on a connection with its history table.
+macro_rules! steps {
+    (\$conn:ident, \$args:ident) => {{
+        let applied: std::collections::HashSet<String> =
+            history::table.select(history::id).load::<String>(&mut \$conn).expect("reads").into_iter().collect();
+        let pending = (1..=N).filter(|&i| !applied.contains(&id(i)));
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        match \$args[1].as_str() {
+            "pending" => {
+                for i in pending {
+                    writeln!(out, "{}", id(i)).expect("writes");
+                }
+            }
+            "run" => {
+                let create = \$args.get(2).map(String::as_str) == Some("create");
+                let limit = \$args.get(3).map_or(N as usize, |k| k.parse().expect("a count"));
+                for i in pending.take(limit).collect::<Vec<_>>() {
+                    \$conn.batch_execute("BEGIN").expect("begins");
+                    if create {
+                        \$conn.batch_execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))
+                            .expect("steps");
+                    }
+                    diesel::insert_into(history::table)
+                        .values((history::id.eq(id(i)), history::applied_at.eq(now())))
+                        .execute(&mut \$conn)
+                        .expect("records");
+                    \$conn.batch_execute("COMMIT").expect("commits");
+                    writeln!(out, "applied {}", id(i)).expect("writes");
+                }
+            }
+            other => panic!("unknown command {other}"),
+        }
+    }};
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(feature = "pg")]
+    if args[0].starts_with("postgres") {
+        type Pg = diesel_async::async_connection_wrapper::AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
+        let mut conn = Pg::establish(&args[0]).expect("connects");
+        match args[1].as_str() {
+            // Already there is fine.
+            "create" => drop(conn.batch_execute(&format!("CREATE DATABASE {}", args[2]))),
+            "reset" => conn
+                .batch_execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+                .expect("resets"),
+            "version" => {
+                let v: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("version()"))
+                    .get_result(&mut conn)
+                    .expect("reads the version");
+                println!("{v}");
+            }
+            _ => {
+                conn.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS history (id VARCHAR(255) PRIMARY KEY, applied_at TEXT NOT NULL)",
+                )
+                .expect("configures");
+                steps!(conn, args);
+            }
+        }
+        return;
+    }
     let mut conn = SqliteConnection::establish(&args[0]).expect("opens");
     conn.batch_execute(
-        "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-         PRAGMA busy_timeout = 5000; \
+        "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \\
+         PRAGMA busy_timeout = 5000; \\
          CREATE TABLE IF NOT EXISTS history (id TEXT PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
     )
     .expect("configures");
-    let applied: std::collections::HashSet<String> = diesel::sql_query("SELECT id FROM history")
-        .load::<Row>(&mut conn)
-        .expect("reads")
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let pending = (1..=N).filter(|&i| !applied.contains(&id(i)));
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args[1].as_str() {
-        "pending" => {
-            for i in pending {
-                writeln!(out, "{}", id(i)).expect("writes");
-            }
-        }
-        _ => {
-            let create = args.get(2).map(String::as_str) == Some("create");
-            let limit = args.get(3).map_or(N as usize, |k| k.parse().expect("a count"));
-            for i in pending.take(limit).collect::<Vec<_>>() {
-                conn.batch_execute("BEGIN").expect("begins");
-                if create {
-                    conn.batch_execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))
-                        .expect("steps");
-                }
-                // A typed insert: prepared once, as diesel keeps it (the engine does the same).
-                diesel::insert_into(history::table)
-                    .values((history::id.eq(id(i)), history::applied_at.eq(now())))
-                    .execute(&mut conn)
-                    .expect("records");
-                conn.batch_execute("COMMIT").expect("commits");
-                writeln!(out, "applied {}", id(i)).expect("writes");
-            }
-        }
-    }
+    steps!(conn, args);
 }
 EOF
 
@@ -230,10 +261,14 @@ version = "0.1.0"
 edition = "2024"
 publish = false
 
+[features]
+pg = ["diesel/postgres_backend", "diesel_migrations/postgres", "dep:diesel-async"]
+
 [dependencies]
 diesel.workspace = true
 diesel_migrations.workspace = true
 libsqlite3-sys.workspace = true
+diesel-async = { workspace = true, optional = true }
 EOF
 if [ ! -f peer/.n ] || [ "$(cat peer/.n)" != "$N" ]; then
     rm -rf peer/noop peer/create
@@ -247,8 +282,8 @@ if [ ! -f peer/.n ] || [ "$(cat peer/.n)" != "$N" ]; then
     echo "$N" >peer/.n
 fi
 cat >peer/src/main.rs <<'EOF'
-//! diesel_migrations: `peer FILE pending|run [noop|create] [K]` (K: the first K pending only,
-//! each with `run_migration`).
+//! diesel_migrations: `peer DB pending|run [noop|create] [K]` (K: the first K pending only, each
+//! with `run_migration`), DB an SQLite file or (feature `pg`) a PostgreSQL URL.
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::io::Write;
@@ -256,178 +291,49 @@ use std::io::Write;
 const NOOP: EmbeddedMigrations = embed_migrations!("noop");
 const CREATE: EmbeddedMigrations = embed_migrations!("create");
 
+/// What the peer does on a connection.
+macro_rules! steps {
+    ($conn:ident, $args:ident) => {{
+        let migrations = if $args.get(2).map(String::as_str) == Some("create") { CREATE } else { NOOP };
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        match $args[1].as_str() {
+            "pending" => {
+                for m in $conn.pending_migrations(migrations).expect("reads") {
+                    writeln!(out, "{}", m.name()).expect("writes");
+                }
+            }
+            _ => match $args.get(3) {
+                None => {
+                    for v in $conn.run_pending_migrations(migrations).expect("runs") {
+                        writeln!(out, "applied {v}").expect("writes");
+                    }
+                }
+                Some(k) => {
+                    let pending = $conn.pending_migrations(migrations).expect("reads");
+                    for m in pending.iter().take(k.parse().expect("a count")) {
+                        let v = $conn.run_migration(m.as_ref()).expect("runs");
+                        writeln!(out, "applied {v}").expect("writes");
+                    }
+                }
+            },
+        }
+    }};
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(feature = "pg")]
+    if args[0].starts_with("postgres") {
+        type Pg = diesel_async::async_connection_wrapper::AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
+        let mut conn = Pg::establish(&args[0]).expect("connects");
+        steps!(conn, args);
+        return;
+    }
     let mut conn = SqliteConnection::establish(&args[0]).expect("opens");
-    let migrations = if args.get(2).map(String::as_str) == Some("create") { CREATE } else { NOOP };
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args[1].as_str() {
-        "pending" => {
-            for m in conn.pending_migrations(migrations).expect("reads") {
-                writeln!(out, "{}", m.name()).expect("writes");
-            }
-        }
-        _ => match args.get(3) {
-            None => {
-                for v in conn.run_pending_migrations(migrations).expect("runs") {
-                    writeln!(out, "applied {v}").expect("writes");
-                }
-            }
-            Some(k) => {
-                let pending = conn.pending_migrations(migrations).expect("reads");
-                for m in pending.iter().take(k.parse().expect("a count")) {
-                    let v = conn.run_migration(m.as_ref()).expect("runs");
-                    writeln!(out, "applied {v}").expect("writes");
-                }
-            }
-        },
-    }
+    steps!(conn, args);
 }
 EOF
-
-# --- PostgreSQL: the floor and diesel_migrations over the engine's driver ------------------------
-if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-    mkdir -p floor-pg/src peer-pg/src
-    for c in floor-pg peer-pg; do
-        cat >$c/Cargo.toml <<EOF
-[package]
-name = "$c"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-diesel = { workspace = true, features = ["postgres_backend"] }
-diesel-async.workspace = true
-$([ $c = peer-pg ] && echo 'diesel_migrations = { workspace = true, features = ["postgres"] }')
-EOF
-    done
-    cat >floor-pg/src/main.rs <<EOF
-//! The floor on PostgreSQL: \`floor-pg URL pending|run [noop|create] [K]\`, as \`floor\` (a typed,
-//! prepared insert); \`floor-pg SERVER_URL create NAME\` creates a database if it is not there,
-//! \`floor-pg URL reset\` empties one (its public schema dropped and made again), \`floor-pg URL
-//! version\` prints the server's version.
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use diesel_async::AsyncPgConnection;
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use std::io::Write;
-
-type Pg = AsyncConnectionWrapper<AsyncPgConnection>;
-
-const N: u32 = $N;
-
-diesel::table! {
-    history (id) {
-        id -> Text,
-        applied_at -> Text,
-    }
-}
-
-fn id(i: u32) -> String {
-    format!("bench_2024_01_01_step{i:05}")
-}
-
-fn now() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-    format!("{}.{:06}", t.as_secs(), t.subsec_micros())
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut conn = Pg::establish(&args[0]).expect("connects");
-    match args[1].as_str() {
-        "create" => {
-            // Already there is fine.
-            let _ = conn.batch_execute(&format!("CREATE DATABASE {}", args[2]));
-            return;
-        }
-        "reset" => {
-            conn.batch_execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-                .expect("resets");
-            return;
-        }
-        "version" => {
-            let v: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("version()"))
-                .get_result(&mut conn)
-                .expect("reads the version");
-            println!("{v}");
-            return;
-        }
-        "pending" | "run" => {}
-        other => panic!("unknown command {other}"),
-    }
-    conn.batch_execute(
-        "CREATE TABLE IF NOT EXISTS history (id VARCHAR(255) PRIMARY KEY, applied_at TEXT NOT NULL)",
-    )
-    .expect("configures");
-    let applied: std::collections::HashSet<String> =
-        history::table.select(history::id).load::<String>(&mut conn).expect("reads").into_iter().collect();
-    let pending = (1..=N).filter(|&i| !applied.contains(&id(i)));
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args[1].as_str() {
-        "pending" => {
-            for i in pending {
-                writeln!(out, "{}", id(i)).expect("writes");
-            }
-        }
-        _ => {
-            let create = args.get(2).map(String::as_str) == Some("create");
-            let limit = args.get(3).map_or(N as usize, |k| k.parse().expect("a count"));
-            for i in pending.take(limit).collect::<Vec<_>>() {
-                conn.batch_execute("BEGIN").expect("begins");
-                if create {
-                    conn.batch_execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))
-                        .expect("steps");
-                }
-                diesel::insert_into(history::table)
-                    .values((history::id.eq(id(i)), history::applied_at.eq(now())))
-                    .execute(&mut conn)
-                    .expect("records");
-                conn.batch_execute("COMMIT").expect("commits");
-                writeln!(out, "applied {}", id(i)).expect("writes");
-            }
-        }
-    }
-}
-EOF
-    cat >peer-pg/src/main.rs <<'EOF'
-//! diesel_migrations on PostgreSQL: `peer-pg URL pending|run [noop|create] [K]`, as `peer`.
-use diesel::prelude::*;
-use diesel_async::AsyncPgConnection;
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use std::io::Write;
-
-const NOOP: EmbeddedMigrations = embed_migrations!("../peer/noop");
-const CREATE: EmbeddedMigrations = embed_migrations!("../peer/create");
-
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&args[0]).expect("connects");
-    let migrations = if args.get(2).map(String::as_str) == Some("create") { CREATE } else { NOOP };
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match args[1].as_str() {
-        "pending" => {
-            for m in conn.pending_migrations(migrations).expect("reads") {
-                writeln!(out, "{}", m.name()).expect("writes");
-            }
-        }
-        _ => {
-            let pending = conn.pending_migrations(migrations).expect("reads");
-            let k = args.get(3).map_or(pending.len(), |k| k.parse().expect("a count"));
-            for m in pending.iter().take(k) {
-                let v = conn.run_migration(m.as_ref()).expect("runs");
-                writeln!(out, "applied {v}").expect("writes");
-            }
-        }
-    }
-}
-EOF
-fi
 
 # --- the timer ------------------------------------------------------------------------------------
 cat >timer/Cargo.toml <<'EOF'
@@ -533,7 +439,9 @@ start=$(date +%s)
 # A target directory per N: the generated crates of two N have the same names and paths inside
 # their workspaces, and cargo would take one's artifacts for the other's.
 export CARGO_TARGET_DIR="$GEN/target"
-cargo build --release --quiet --workspace >&2 || { echo "error: the benchmark did not build" >&2; exit 1; }
+FEATURES=$([ -n "${BENCH_POSTGRES_URL:-}" ] && echo "--features floor/pg,peer/pg" || true)
+# shellcheck disable=SC2086 # FEATURES is two words or none
+cargo build --release --quiet --workspace $FEATURES >&2 || { echo "error: the benchmark did not build" >&2; exit 1; }
 echo "built in $(( $(date +%s) - start )) s" >&2
 BIN="$CARGO_TARGET_DIR/release"
 for b in bench-app floor peer timer; do [ -x "$BIN/$b" ] || { echo "error: $b did not build" >&2; exit 1; }; done
@@ -588,8 +496,8 @@ done
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-    FLOOR_PG="$BIN/floor-pg"
-    PEER_PG="$BIN/peer-pg"
+    FLOOR_PG="$BIN/floor"
+    PEER_PG="$BIN/peer"
     PG_STEPS=${PG_STEPS:-$(( N < 300 ? N : 300 ))}
     S="${BENCH_POSTGRES_URL%/}"
     for db in bench_app bench_floor bench_peer bench_done_app bench_done_floor bench_done_peer; do
