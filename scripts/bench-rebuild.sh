@@ -34,7 +34,7 @@ set -euo pipefail
 
 N=${1:-10000}
 RUNS=${RUNS:-3}
-PROFILES=${PROFILES:-debug release}
+PROFILES=${PROFILES-debug release}
 PASSES=${PASSES:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GEN="$ROOT/target/bench/rebuild-$N"

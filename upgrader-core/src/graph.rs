@@ -29,7 +29,7 @@ impl Registry {
     pub fn linked() -> Self {
         let upgrades = inventory::iter::<crate::__private::Registration>
             .into_iter()
-            .map(|registration| *registration.0);
+            .map(|registration| registration.upgrade);
         let checks = inventory::iter::<crate::__private::CheckRegistration>
             .into_iter()
             .map(|registration| registration.0);

@@ -117,19 +117,6 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Expands to its input. Not public API: generated code reaches it as
-/// `upgrader_core::__private::dependency`.
-///
-/// The attribute imports this macro under each upgrade's name (`use .. as <name>;`, in the macro
-/// namespace, where a module of the same name does not shadow it) and reads a dependency
-/// `a::b::<name>` as `a::b::<name>! { a::b::<NAME> }`: a path that does not name an upgrade is
-/// reported at the name the user wrote, and the hidden constant inside is never looked up.
-#[doc(hidden)]
-#[proc_macro]
-pub fn dependency(tokens: TokenStream) -> TokenStream {
-    tokens
-}
-
 /// Registers an upgrade: `#[upgrade(depends_on = [...], estimate = f, pre_upgrade = f,
 /// post_upgrade = f)]` on `fn <id>(ctx: &mut Context) -> Result<()>`. See the crate docs.
 #[proc_macro_attribute]
