@@ -134,6 +134,10 @@ profile_flag() { [ "$1" = release ] && echo --release || true; }
 timed() {
     local out
     out=$( { /usr/bin/time -f '%e %M' cargo build --quiet $(profile_flag "$2") -p "$1" 2>&1 >/dev/null; } | tail -n 1)
+    if ! [[ $out =~ ^[0-9.]+\ [0-9]+$ ]]; then
+        echo "error: \`cargo build -p $1\` ($2) failed: $out; no figures" >&2
+        exit 1
+    fi
     awk -v s="${out% *}" -v kb="${out#* }" 'BEGIN { printf "%.2f %.0f\n", s, kb / 1024 }'
 }
 
@@ -152,10 +156,10 @@ for profile in $PROFILES; do
     up=() bare=() uprss=() barerss=()
     for ((r = 1; r <= RUNS; r++)); do
         edit bench-modules
-        read -r s m < <(timed bench-modules "$profile")
+        read -r s m < <(timed bench-modules "$profile") || exit 1
         up+=("$s") uprss+=("$m")
         edit bare-inventory
-        read -r s m < <(timed bare-inventory "$profile")
+        read -r s m < <(timed bare-inventory "$profile") || exit 1
         bare+=("$s") barerss+=("$m")
     done
     read -r ulo umed uhi <<<"$(stats "${up[@]}")"
