@@ -33,7 +33,7 @@ impl Registry {
         // Sorted by reference, then copied once: an `Upgrade` is large to move about.
         let mut upgrades: Vec<&'static Upgrade> = inventory::iter::<crate::__private::Registration>
             .into_iter()
-            .map(|registration| registration.0)
+            .map(|registration| &registration.upgrade)
             .collect();
         upgrades.sort_by(|a, b| by_id(a, b));
         let checks = inventory::iter::<crate::__private::CheckRegistration>

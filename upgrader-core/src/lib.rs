@@ -121,6 +121,16 @@ macro_rules! run_check {
     };
 }
 
+/// Not public API: `upgrader_core::__private::dependency`, which the `#[upgrade]` attribute
+/// imports under each upgrade's name. Expands to its input.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __upgrader_dependency {
+    ($($tokens:tt)*) => {
+        $($tokens)*
+    };
+}
+
 /// Not public API. What the workspace's tests ask the dialects, so that they do not copy their
 /// SQL.
 #[doc(hidden)]
@@ -137,10 +147,13 @@ pub mod __private {
 
     /// Expands to its input. The `#[upgrade]` attribute imports it under each upgrade's name, in
     /// the macro namespace, and reads a dependency `a::b::x` as `a::b::x! { .. }`: a path that
-    /// does not name an upgrade fails there, naming what the user wrote.
-    pub use upgrader_macros::dependency;
+    /// does not name an upgrade fails there, naming what the user wrote. A `macro_rules!` macro
+    /// rather than a procedural one: rustc expands it without a round trip to a proc-macro
+    /// server, once per dependency of every upgrade.
+    pub use crate::__upgrader_dependency as dependency;
 
-    /// One more than the largest of `depths` (1 for none).
+    /// One more than the largest of `depths` (1 for none). The attribute writes `1` and `d + 1`
+    /// itself for no and one dependency; this is for two or more.
     pub const fn depth(depths: &[usize]) -> usize {
         let mut max = 0;
         let mut i = 0;
@@ -153,9 +166,72 @@ pub mod __private {
         max + 1
     }
 
-    /// An upgrade linked into the binary.
+    /// Everything the attribute knows of an upgrade, in one struct literal, so that building the
+    /// [`Upgrade`] is one `const fn` call ([`upgrade`]) rather than a chain of `with_*` calls,
+    /// each interpreted on its own by const evaluation.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Parts {
+        pub id: &'static str,
+        pub info: &'static str,
+        pub run: UpgradeFn,
+        pub depends_on: &'static [&'static str],
+        pub source: Source,
+        pub checksum: &'static str,
+        pub options: Options,
+    }
+
+    /// The attribute's optional arguments: [`Options::DEFAULT`] when it has none, the common
+    /// case, which then costs one path rather than a field each.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Options {
+        pub estimate: Option<EstimateFn>,
+        pub pre_upgrade: Option<CheckFn>,
+        pub post_upgrade: Option<CheckFn>,
+        pub transactional: bool,
+        pub lock_timeout: Option<std::time::Duration>,
+        pub retries: u32,
+    }
+
+    impl Options {
+        /// No hook, in a transaction, the engine's lock timeout, no retry.
+        pub const DEFAULT: Options = Options {
+            estimate: None,
+            pre_upgrade: None,
+            post_upgrade: None,
+            transactional: true,
+            lock_timeout: None,
+            retries: 0,
+        };
+    }
+
+    /// The upgrade `parts` describe.
+    pub const fn upgrade(parts: Parts) -> Upgrade {
+        let options = parts.options;
+        Upgrade {
+            id: parts.id,
+            depends_on: parts.depends_on,
+            info: parts.info,
+            run: parts.run,
+            estimate: options.estimate,
+            pre_upgrade: options.pre_upgrade,
+            post_upgrade: options.post_upgrade,
+            source: Some(parts.source),
+            checksum: Some(parts.checksum),
+            transactional: options.transactional,
+            lock_timeout: options.lock_timeout,
+            retries: options.retries,
+        }
+    }
+
+    /// An upgrade linked into the binary: the one item the attribute registers per upgrade.
     #[derive(Debug)]
-    pub struct Registration(pub &'static Upgrade);
+    pub struct Registration {
+        /// The upgrade.
+        pub upgrade: Upgrade,
+        /// Its depth constant. Reading it here makes rustc evaluate it (an unused `const` is
+        /// never evaluated), so a dependency cycle is a const-evaluation cycle (E0391).
+        pub depth: usize,
+    }
     inventory::collect!(Registration);
 
     /// A run check linked into the binary.

@@ -3,13 +3,22 @@
 //! ```text
 //! fn name(...) { ... }                                // unchanged
 //! use upgrader_core::__private::dependency as name;   // hidden: `name!`, in the macro namespace
-//! const NAME: usize = depth(&[dep! { DEP }, { use a::b::dep; dep! { a::b::DEP } }]);  // hidden
-//! const _: () = {
-//!     const _: usize = NAME;                          // evaluated, so a cycle is E0391
-//!     static UPGRADE: Upgrade = Upgrade::new(..).with_...(..);
-//!     inventory::submit! { Registration(&UPGRADE) }
-//! };
+//! const NAME: usize = dep! { DEP } + 1;               // hidden; `1` for no dependency, and
+//!                                                     // `depth(&[..])` (a local) for several
+//! inventory::submit! {
+//!     Registration {
+//!         upgrade: upgrade(Parts { id: "name", run: name, depends_on: &["dep"], .., source:
+//!             Source { file: "src/x.rs", line: 12, .. }, checksum: "0123456789abcdef", .. }),
+//!         depth: NAME,                                // evaluated, so a cycle is E0391
+//!     }
+//! }
 //! ```
+//!
+//! Per upgrade, that is the function, the import, the constant and inventory's own items (a
+//! static, a constructor function and its `.init_array` entry): the `Upgrade` is one struct
+//! literal and one `const fn` call, and the source location is literals (see [`source`]), so
+//! rustc has few items to check and const evaluation few calls to interpret (issue 14; figures in
+//! the README, "Rebuild").
 //!
 //! `NAME` is one more than the depth of the deepest dependency. A dependency is reached through
 //! its name in the macro namespace, which `dependency` (a macro that expands to its input)
@@ -73,8 +82,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let hidden = hidden_items(&function, &args.depends_on);
     let registration = registration(&args, &function, &info);
+    // The function's own tokens, unchanged, rather than `function` printed again.
     quote! {
-        #function
+        #item
         #hidden
         #registration
     }
@@ -114,16 +124,25 @@ fn hidden_items(function: &ItemFn, depends_on: &[Path]) -> TokenStream {
     let vis = &function.vis;
     let ident = &function.sig.ident;
     let depth = depth_ident(ident);
-    let depths = depends_on.iter().map(dependency_depth);
-    let count = depends_on.len();
+    let mut depths: Vec<TokenStream> = depends_on.iter().map(dependency_depth).collect();
+    // No call for none or one dependency (the common cases), which const evaluation would
+    // interpret; for more, a local rather than a promoted `&[..]`: fewer queries per link,
+    // shorter cycle reports.
+    let value = match depths.len() {
+        0 => quote!(1),
+        1 => {
+            let only = depths.pop();
+            quote!(#only + 1)
+        }
+        count => quote! {{
+            let depths: [usize; #count] = [#(#depths),*];
+            ::upgrader_core::__private::depth(&depths)
+        }},
+    };
     let constant = quote_spanned! {ident.span()=>
         #[doc(hidden)]
         #[allow(unreachable_pub)]
-        #vis const #depth: usize = {
-            // A local, not a promoted `&[..]`: fewer queries per link, shorter cycle reports.
-            let depths: [usize; #count] = [#(#depths),*];
-            ::upgrader_core::__private::depth(&depths)
-        };
+        #vis const #depth: usize = #value;
     };
     quote! {
         #[doc(hidden)]
@@ -134,10 +153,11 @@ fn hidden_items(function: &ItemFn, depends_on: &[Path]) -> TokenStream {
     }
 }
 
-/// The `Upgrade` value and its registration.
+/// The registration: one `inventory::submit!` of one struct literal, which builds the `Upgrade`
+/// with one `const fn` call and reads the depth constant (so rustc evaluates it: a dependency
+/// cycle is a const-evaluation cycle).
 fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
-    let sig = &function.sig;
-    let ident = &sig.ident;
+    let ident = &function.sig.ident;
     let id = ident.unraw().to_string();
     let info = LitStr::new(info, Span::call_site());
     let checksum = checksum(args, function);
@@ -148,90 +168,103 @@ fn registration(args: &Args, function: &ItemFn, info: &str) -> TokenStream {
         .filter_map(|dep| dep.segments.last())
         .map(|last| last.ident.unraw().to_string());
 
-    // `const RUN: UpgradeFn = name;` under the function's name: a wrong signature is a type
-    // mismatch there ("expected fn pointer, found fn item", with both signatures). The hooks the
-    // same way, under the path the user wrote.
-    let run = quote_spanned! {ident.span()=>
-        const __UPGRADER_RUN: ::upgrader_core::__private::UpgradeFn = #ident;
-    };
-    let hook = |path: &Option<syn::ExprPath>, konst: &str, ty: &str, method: &str| {
-        let Some(path) = path else {
-            return (TokenStream::new(), TokenStream::new());
-        };
-        let konst = syn::Ident::new(konst, Span::call_site());
-        let ty = syn::Ident::new(ty, path.span());
-        let method = syn::Ident::new(method, Span::call_site());
-        let definition = quote_spanned! {path.span()=>
-            const #konst: ::upgrader_core::__private::#ty = #path;
-        };
-        (definition, quote!(.#method(#konst)))
-    };
-    let (estimate_const, estimate) = hook(
-        &args.estimate,
-        "__UPGRADER_ESTIMATE",
-        "EstimateFn",
-        "with_estimate",
-    );
-    let (pre_const, pre) = hook(
-        &args.pre_upgrade,
-        "__UPGRADER_PRE_UPGRADE",
-        "CheckFn",
-        "with_pre_upgrade",
-    );
-    let (post_const, post) = hook(
-        &args.post_upgrade,
-        "__UPGRADER_POST_UPGRADE",
-        "CheckFn",
-        "with_post_upgrade",
-    );
+    // `run: name` under the function's name: a wrong signature is a type mismatch there
+    // ("expected fn pointer, found fn item", with both signatures). The hooks through a typed
+    // `let` under the path the user wrote, with the same message.
+    let run = quote_spanned!(ident.span()=> run: #ident,);
+    let mut options = Vec::new();
+    for (field, path, ty) in [
+        ("estimate", &args.estimate, "EstimateFn"),
+        ("pre_upgrade", &args.pre_upgrade, "CheckFn"),
+        ("post_upgrade", &args.post_upgrade, "CheckFn"),
+    ] {
+        if let Some(path) = path {
+            let field = syn::Ident::new(field, Span::call_site());
+            let ty = syn::Ident::new(ty, path.span());
+            let hook = quote_spanned! {path.span()=>
+                ::core::option::Option::Some({
+                    let hook: ::upgrader_core::__private::#ty = #path;
+                    hook
+                })
+            };
+            options.push(quote!(#field: #hook,));
+        }
+    }
     // Only `transaction = false` says anything: `true` is the default.
-    let transaction = match &args.transaction {
-        Some(lit) if !lit.value => quote!(.with_transaction(false)),
-        _ => TokenStream::new(),
+    if matches!(&args.transaction, Some(lit) if !lit.value) {
+        options.push(quote!(transactional: false,));
+    }
+    if let Some(ms) = args.lock_timeout_ms {
+        options.push(quote! {
+            lock_timeout: ::core::option::Option::Some(::core::time::Duration::from_millis(#ms)),
+        });
+    }
+    if let Some(retries) = args.retries {
+        options.push(quote!(retries: #retries,));
+    }
+    let options = if options.is_empty() {
+        quote!(::upgrader_core::__private::Options::DEFAULT)
+    } else {
+        quote! {
+            ::upgrader_core::__private::Options {
+                #(#options)*
+                ..::upgrader_core::__private::Options::DEFAULT
+            }
+        }
     };
-    let lock_timeout = args
-        .lock_timeout_ms
-        .map(|ms| quote!(.with_lock_timeout(::core::time::Duration::from_millis(#ms))));
-    let retries = args.retries.map(|n| quote!(.with_retries(#n)));
-    // Evaluated (an unused `const` would not be): a dependency cycle is a const-eval cycle, whose
-    // report ends "cycle used when const-evaluating" this, under the function's name.
     let depth = depth_ident(ident);
-    let force = quote_spanned! {ident.span()=>
-        const _: usize = #depth;
-    };
-
-    // `line!()` under the function's name gives the line of `fn`, not of the attribute.
-    let line = quote_spanned!(ident.span()=> ::core::line!());
+    let source = source(ident);
 
     quote! {
-        const _: () = {
-            #force
-            #run
-            const __UPGRADER_DEPENDS_ON: &[&str] = &[#(#depends_on),*];
-            #estimate_const
-            #pre_const
-            #post_const
-            static __UPGRADER_UPGRADE: ::upgrader_core::__private::Upgrade =
-                ::upgrader_core::__private::Upgrade::new(#id, #info, __UPGRADER_RUN)
-                    .with_depends_on(__UPGRADER_DEPENDS_ON)
-                    #estimate
-                    #pre
-                    #post
-                    #transaction
-                    #lock_timeout
-                    #retries
-                    .with_source(::upgrader_core::__private::Source {
-                        file: ::core::file!(),
-                        line: #line,
-                        crate_name: ::core::env!("CARGO_PKG_NAME"),
-                        crate_version: ::core::env!("CARGO_PKG_VERSION"),
-                        manifest_dir: ::core::env!("CARGO_MANIFEST_DIR"),
-                    })
-                    .with_checksum(#checksum);
-            ::upgrader_core::__private::inventory::submit! {
-                ::upgrader_core::__private::Registration(&__UPGRADER_UPGRADE)
+        ::upgrader_core::__private::inventory::submit! {
+            ::upgrader_core::__private::Registration {
+                upgrade: ::upgrader_core::__private::upgrade(::upgrader_core::__private::Parts {
+                    id: #id,
+                    info: #info,
+                    #run
+                    depends_on: &[#(#depends_on),*],
+                    source: #source,
+                    checksum: #checksum,
+                    options: #options,
+                }),
+                depth: #depth,
             }
-        };
+        }
+    }
+}
+
+/// Where the upgrade is: the file and the line of its name (not of the attribute), and the
+/// crate's name, version and manifest directory. Written as literals, which the attribute reads
+/// from the compiler (the span of the name) and from the environment cargo gives rustc, the same
+/// values `file!()`, `line!()` and `env!(..)` would give, without five macro calls per upgrade.
+/// Outside a compiler (the unit tests) or outside cargo, the macro calls.
+fn source(ident: &syn::Ident) -> TokenStream {
+    let (file, line) = if proc_macro::is_available() {
+        let span = ident.span().unwrap();
+        let file = span.file();
+        let line = u32::try_from(span.line()).unwrap_or(0);
+        (quote!(#file), quote!(#line))
+    } else {
+        (
+            quote!(::core::file!()),
+            quote_spanned!(ident.span()=> ::core::line!()),
+        )
+    };
+    let env = |name: &str| match std::env::var(name) {
+        Ok(value) if proc_macro::is_available() => quote!(#value),
+        _ => quote!(::core::env!(#name)),
+    };
+    let crate_name = env("CARGO_PKG_NAME");
+    let crate_version = env("CARGO_PKG_VERSION");
+    let manifest_dir = env("CARGO_MANIFEST_DIR");
+    quote! {
+        ::upgrader_core::__private::Source {
+            file: #file,
+            line: #line,
+            crate_name: #crate_name,
+            crate_version: #crate_version,
+            manifest_dir: #manifest_dir,
+        }
     }
 }
 
@@ -280,18 +313,17 @@ mod tests {
             "#[doc(hidden)]",
             "pubuse::upgrader_core::__private::dependencyasrecords_2024_03_05_add_version_id;",
             "pubconstRECORDS_2024_03_05_ADD_VERSION_ID:usize={letdepths:[usize;2usize]=[records_2024_01_10_initial!{RECORDS_2024_01_10_INITIAL},{useaccounts::accounts_2024_01_01_initial;accounts_2024_01_01_initial!{accounts::ACCOUNTS_2024_01_01_INITIAL}}];::upgrader_core::__private::depth(&depths)};",
-            // The registration.
-            "const_:usize=RECORDS_2024_03_05_ADD_VERSION_ID;",
-            "const__UPGRADER_RUN:::upgrader_core::__private::UpgradeFn=records_2024_03_05_add_version_id;",
-            "const__UPGRADER_DEPENDS_ON:&[&str]=&[\"records_2024_01_10_initial\",\"accounts_2024_01_01_initial\"];",
-            "const__UPGRADER_ESTIMATE:::upgrader_core::__private::EstimateFn=e;",
-            "const__UPGRADER_PRE_UPGRADE:::upgrader_core::__private::CheckFn=a;",
-            "const__UPGRADER_POST_UPGRADE:::upgrader_core::__private::CheckFn=b;",
-            "::upgrader_core::__private::Upgrade::new(\"records_2024_03_05_add_version_id\",\"Add the `version_id` column to `records_metadata`.\",__UPGRADER_RUN)",
-            ".with_estimate(__UPGRADER_ESTIMATE).with_pre_upgrade(__UPGRADER_PRE_UPGRADE).with_post_upgrade(__UPGRADER_POST_UPGRADE)",
-            "file:::core::file!(),line:::core::line!(),crate_name:::core::env!(\"CARGO_PKG_NAME\")",
-            ".with_checksum(\"",
-            "::upgrader_core::__private::inventory::submit!{::upgrader_core::__private::Registration(&__UPGRADER_UPGRADE)}",
+            // The registration: one submitted struct literal, which reads the depth.
+            "::upgrader_core::__private::inventory::submit!{::upgrader_core::__private::Registration{upgrade:::upgrader_core::__private::upgrade(::upgrader_core::__private::Parts{",
+            "id:\"records_2024_03_05_add_version_id\",info:\"Add the `version_id` column to `records_metadata`.\",run:records_2024_03_05_add_version_id,",
+            "depends_on:&[\"records_2024_01_10_initial\",\"accounts_2024_01_01_initial\"],",
+            "options:::upgrader_core::__private::Options{estimate:::core::option::Option::Some({lethook:::upgrader_core::__private::EstimateFn=e;hook}),",
+            "pre_upgrade:::core::option::Option::Some({lethook:::upgrader_core::__private::CheckFn=a;hook}),",
+            "post_upgrade:::core::option::Option::Some({lethook:::upgrader_core::__private::CheckFn=b;hook}),",
+            // Outside a compiler (this test), the macros; in one, their values as literals.
+            "source:::upgrader_core::__private::Source{file:::core::file!(),line:::core::line!(),crate_name:::core::env!(\"CARGO_PKG_NAME\")",
+            "checksum:\"",
+            "..::upgrader_core::__private::Options::DEFAULT},}),depth:RECORDS_2024_03_05_ADD_VERSION_ID,}}",
         ] {
             assert!(
                 out.contains(&expected.replace(' ', "")),
@@ -317,13 +349,15 @@ mod tests {
                 .to_string()
                 .replace(' ', "")
         };
-        assert!(out(quote!(transaction = false)).contains(".with_transaction(false)"));
-        assert!(!out(quote!(transaction = true)).contains("with_transaction"));
-        assert!(!out(quote!()).contains("with_transaction"));
+        assert!(out(quote!(transaction = false)).contains("transactional:false,"));
+        // The default: no field, the default options.
+        let default = "options:::upgrader_core::__private::Options::DEFAULT,";
+        assert!(out(quote!(transaction = true)).contains(default));
+        assert!(out(quote!()).contains(default));
         let checksum = |args: TokenStream| {
             let out = out(args);
-            let start = out.find(".with_checksum(\"").unwrap();
-            out[start..start + 40].to_owned()
+            let start = out.find("checksum:\"").unwrap();
+            out[start..start + 30].to_owned()
         };
         assert_eq!(
             checksum(quote!(transaction = true)),
@@ -388,7 +422,16 @@ mod tests {
         let without = expand(quote!(), UPGRADE.parse().unwrap()).to_string();
         let empty = expand(quote!(depends_on = []), UPGRADE.parse().unwrap()).to_string();
         assert_eq!(without, empty);
-        assert!(without.replace(' ', "").contains("letdepths:[usize;0usize]=[];"));
+        assert!(
+            without
+                .replace(' ', "")
+                .contains("constRECORDS_2024_03_05_ADD_VERSION_ID:usize=1;")
+        );
+        let one = expanded(quote!(depends_on = [a_2024_01_01_x]), UPGRADE.parse().unwrap());
+        assert!(
+            one.contains("constRECORDS_2024_03_05_ADD_VERSION_ID:usize=a_2024_01_01_x!{A_2024_01_01_X}+1;"),
+            "{one}"
+        );
     }
 
     #[test]
@@ -417,7 +460,7 @@ mod tests {
         // nothing is registered.
         assert!(
             out.contains("use::upgrader_core::__private::dependencyasBad;")
-                && out.contains("constBAD:usize={letdepths:[usize;0usize]=[];"),
+                && out.contains("constBAD:usize=1;"),
             "{out}"
         );
         assert!(!out.contains("submit!"), "{out}");
@@ -446,7 +489,7 @@ mod tests {
         let checksum = |body: &str| {
             let item = UPGRADE.replace("{ Ok(()) }", body).parse().unwrap();
             let out = expanded(quote!(), item);
-            let start = out.find(".with_checksum(\"").unwrap() + ".with_checksum(\"".len();
+            let start = out.find("checksum:\"").unwrap() + "checksum:\"".len();
             out[start..start + 16].to_owned()
         };
         assert_eq!(checksum("{ Ok(()) }"), checksum("{\n    Ok( () )\n}"));

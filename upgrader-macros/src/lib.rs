@@ -81,7 +81,11 @@
 //! through that module then fails with "cannot find value `<NAME>` in module `<module>`".
 
 //! The attribute also records where the upgrade is (`file!()`, the line of its `fn`, and the
-//! crate's name, version and manifest directory) and a checksum of its code (below).
+//! crate's name, version and manifest directory, written as literals: the values those macros
+//! would give, read from the compiler and from cargo's environment) and a checksum of its code
+//! (below). Per upgrade it emits the function, the two hidden items and one
+//! `inventory::submit!` of one struct literal: what it costs a crate's rebuild next to bare
+//! `inventory::submit!` items is measured by `scripts/bench-rebuild.sh` (README, "Rebuild").
 //!
 //! # Long chains and `recursion_limit`
 //!
@@ -95,7 +99,9 @@
 //! default limit (128), a chain of 127 upgrades met from its end builds and one of 130 stops with
 //! "queries overflow the depth limit!"; with `#![recursion_limit = "4096"]` at the crate root,
 //! 4,090 build and 4,100 overflow; the same with the depth as an associated constant of a hidden
-//! type, as it was before it became a free constant. (The figure of about 1,000 in the workspace
+//! type, as it was before it became a free constant. Measured again (a dev build) since a single
+//! dependency's depth is written `dep + 1` rather than through a local array and `depth`: 130
+//! build and 131 stop with the default limit, and still 4,090 build and 4,100 overflow with 4096. (The figure of about 1,000 in the workspace
 //! conventions did not hold for this expansion: an earlier version, whose depth read its
 //! dependencies through a promoted `&[..]`, cost two queries per link and overflowed at about 65
 //! with the default limit and about 2,000 with 4096.) The test `tests/ui-pass/long-chain.rs` keeps a chain of 1,100
@@ -116,19 +122,6 @@ mod expand;
 mod validate;
 
 use proc_macro::TokenStream;
-
-/// Expands to its input. Not public API: generated code reaches it as
-/// `upgrader_core::__private::dependency`.
-///
-/// The attribute imports this macro under each upgrade's name (`use .. as <name>;`, in the macro
-/// namespace, where a module of the same name does not shadow it) and reads a dependency
-/// `a::b::<name>` as `a::b::<name>! { a::b::<NAME> }`: a path that does not name an upgrade is
-/// reported at the name the user wrote, and the hidden constant inside is never looked up.
-#[doc(hidden)]
-#[proc_macro]
-pub fn dependency(tokens: TokenStream) -> TokenStream {
-    tokens
-}
 
 /// Registers an upgrade: `#[upgrade(depends_on = [...], estimate = f, pre_upgrade = f,
 /// post_upgrade = f)]` on `fn <id>(ctx: &mut Context) -> Result<()>`. See the crate docs.

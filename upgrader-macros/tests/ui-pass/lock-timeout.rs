@@ -32,7 +32,7 @@ pub fn others_2024_01_10_initial(_ctx: &mut Context) -> Result<()> {
 fn main() {
     use upgrader_core::__private::{Registration, inventory};
 
-    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| &r.upgrade).collect();
     upgrades.sort_by_key(|u| u.id());
     let runs: Vec<_> = upgrades.iter().map(|u| (u.id(), u.lock_timeout(), u.retries())).collect();
     assert_eq!(

@@ -35,7 +35,7 @@ macro_rules! step {
 fn main() {
     use upgrader_core::__private::{Registration, inventory};
 
-    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| &r.upgrade).collect();
     upgrades.sort_by_key(|u| u.id());
     assert_eq!(upgrades.len(), 1100);
     assert_eq!(upgrades[1100 - 1].id(), "chain_2024_01_01_s1100");

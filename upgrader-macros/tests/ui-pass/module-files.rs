@@ -80,7 +80,7 @@ fn main() {
         Ok(())
     }
 
-    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| &r.upgrade).collect();
     upgrades.sort_by_key(|u| u.id());
     let graph: Vec<_> = upgrades.iter().map(|u| (u.id(), u.depends_on())).collect();
     assert_eq!(

@@ -29,7 +29,7 @@ pub fn myapp_release_1_3_0(_ctx: &mut Context) -> Result<()> {
 fn main() {
     use upgrader_core::__private::{Registration, inventory};
 
-    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| &r.upgrade).collect();
     upgrades.sort_by_key(|u| u.id());
     let graph: Vec<_> = upgrades.iter().map(|u| (u.id(), u.depends_on())).collect();
     assert_eq!(

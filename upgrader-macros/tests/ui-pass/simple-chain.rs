@@ -39,7 +39,7 @@ fn records_2024_03_06_index_version_id(_ctx: &mut Context) -> Result<()> {
 }
 
 fn main() {
-    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.0).collect();
+    let mut upgrades: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| &r.upgrade).collect();
     upgrades.sort_by_key(|u| u.id());
     let ids: Vec<_> = upgrades.iter().map(|u| u.id()).collect();
     assert_eq!(
@@ -74,7 +74,11 @@ fn main() {
     assert!(source.file.ends_with("simple-chain.rs"), "{source:?}");
     // The line of `fn`, not of the attribute or the doc comment.
     assert_eq!(source.line, 31, "{source:?}");
+    // The attribute writes these as literals: the values the macros give here.
+    assert_eq!(source.file, file!());
+    assert_eq!(source.crate_name, env!("CARGO_PKG_NAME"));
     assert_eq!(source.crate_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(source.manifest_dir, env!("CARGO_MANIFEST_DIR"));
 
     let checksums: Vec<_> = upgrades.iter().map(|u| u.checksum().unwrap()).collect();
     for checksum in &checksums {
