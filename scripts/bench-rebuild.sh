@@ -5,7 +5,9 @@
 #
 #   bash scripts/bench-rebuild.sh [N]      (N default 10000; RUNS=K timed rebuilds per crate and
 #                                          profile, 3 by default; PROFILES="debug release" by
-#                                          default; PASSES=0 skips the -Z measurements below)
+#                                          default; PASSES=0 skips the -Z measurements below;
+#                                          MACROS_OPT=1 builds proc macros optimized in debug,
+#                                          `[profile.dev.build-override] opt-level = 3`)
 #
 # It generates, under target/bench/rebuild-N/ (ignored by git, outside the workspace: neither
 # `cargo test --workspace` nor .ci/run builds it), a Cargo workspace of its own, pinned to the
@@ -55,6 +57,15 @@ members = ["bench-modules", "bare-inventory"]
 upgrader-core = { path = "$ROOT/upgrader-core" }
 inventory = "0.3.21"
 EOF
+if [ -n "${MACROS_OPT:-}" ]; then
+    # The README's advice for large module crates: proc macros (the attribute, syn, quote) and
+    # build scripts optimized in debug builds too. The floor has no proc macro to gain from it.
+    cat >>Cargo.toml <<'EOF'
+
+[profile.dev.build-override]
+opt-level = 3
+EOF
+fi
 [ -f Cargo.lock ] || cp "$ROOT/Cargo.lock" Cargo.lock
 mkdir -p bench-modules/src bare-inventory/src
 
