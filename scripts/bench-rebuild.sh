@@ -45,7 +45,8 @@ cd "$GEN"
 # The generated workspace sits under the project's target/ and would inherit the project's
 # rust-toolchain.toml from the directories above it: the same pinned toolchain.
 
-id() { printf 'bench_2024_01_01_step%05d' "$1"; }
+# shellcheck source=scripts/bench-modules.sh
+. "$ROOT/scripts/bench-modules.sh"
 MID=$(( (N + 1) / 2 ))
 
 cat >Cargo.toml <<EOF
@@ -70,27 +71,9 @@ fi
 mkdir -p bench-modules/src bare-inventory/src
 
 for crate in bench-modules bare-inventory; do
-    cat >"$crate/Cargo.toml" <<EOF
-[package]
-name = "$crate"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-upgrader-core.workspace = true
-EOF
+    module_manifest "$crate" >"$crate/Cargo.toml"
 done
 echo 'inventory.workspace = true' >>bare-inventory/Cargo.toml
-
-# The shared step body, the same in both crates.
-BODY='fn body(ctx: &mut Context, i: u32) -> Result<()> {
-    static CREATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *CREATE.get_or_init(|| std::env::var("BENCH_BODY").as_deref() == Ok("create")) {
-        ctx.execute(&format!("CREATE TABLE t{i} (n INTEGER NOT NULL)"))?;
-    }
-    Ok(())
-}'
 
 if [ ! -f bench-modules/src/.n ] || [ "$(cat bench-modules/src/.n)" != "$N" ]; then
     {
@@ -99,13 +82,9 @@ if [ ! -f bench-modules/src/.n ] || [ "$(cat bench-modules/src/.n)" != "$N" ]; t
 #![recursion_limit = "4096"]
 use upgrader_core::{Context, Result, upgrade};
 
-$BODY
+$BENCH_STEP
 EOF
-        for ((i = 1; i <= N; i++)); do
-            if ((i == 1)); then deps=""; else deps="depends_on = [$(id $((i - 1)))]"; fi
-            printf '\n/// Step %d.\n#[upgrade(%s)]\npub fn %s(ctx: &mut Context) -> Result<()> {\n    body(ctx, %d)\n}\n' \
-                "$i" "$deps" "$(id "$i")" "$i"
-        done
+        upgrade_chain "$N"
     } >bench-modules/src/lib.rs
     {
         cat <<EOF
@@ -120,7 +99,7 @@ pub struct Bare {
 }
 inventory::collect!(Bare);
 
-$BODY
+$BENCH_STEP
 EOF
         for ((i = 1; i <= N; i++)); do
             printf '\n/// Step %d.\npub fn %s(ctx: &mut Context) -> Result<()> {\n    body(ctx, %d)\n}\ninventory::submit! { Bare { id: "%s", run: %s } }\n' \
