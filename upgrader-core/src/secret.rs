@@ -300,7 +300,9 @@ pub(crate) struct KeyValue<'a> {
     /// The value as the driver reads it (quotes and backslashes removed).
     pub(crate) value: String,
     /// Where the value is written, quotes included.
-    span: Range<usize>,
+    pub(crate) span: Range<usize>,
+    /// Where the key starts: the pair is written at `start..span.end`.
+    pub(crate) start: usize,
 }
 
 /// The pairs of a libpq connection string, read as tokio-postgres reads them: whitespace between
@@ -360,6 +362,7 @@ pub(crate) fn key_values(text: &str) -> Vec<KeyValue<'_>> {
             key,
             value,
             span: value_start..value_end,
+            start: key_start,
         });
     }
     pairs

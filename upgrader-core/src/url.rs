@@ -1,7 +1,8 @@
 //! Database URLs: which backend, where, and how they print (passwords redacted). Connecting is
-//! in `url/connect.rs`.
+//! in `url/connect.rs`, a PostgreSQL URL's schema (`?schema=`) in `url/schema.rs`.
 
 mod connect;
+mod schema;
 
 use std::fmt;
 use std::path::Path;
@@ -12,7 +13,9 @@ use crate::error::Error;
 use crate::secret::{LIBPQ_KEYS, Secrets};
 
 /// A parsed database URL: `postgres://…` (or a libpq `key=value` string), `mysql://…` (or
-/// `mariadb://…`), or an SQLite file: `sqlite://path`, `file:path` or a plain path.
+/// `mariadb://…`), or an SQLite file: `sqlite://path`, `file:path` or a plain path. A
+/// PostgreSQL URL may name a schema (`?schema=NAME`, [`DatabaseUrl::schema`]), which the engine
+/// then treats as the database.
 ///
 /// It prints with every password replaced by `***` ([`DatabaseUrl::redacted`]), and
 /// [`DatabaseUrl::scrub`] takes them out of any other text.
@@ -24,6 +27,8 @@ pub struct DatabaseUrl {
     target: String,
     secrets: Secrets,
     connect_timeout: Duration,
+    /// The PostgreSQL schema the URL names (`?schema=`), which the driver is not given.
+    schema: Option<String>,
 }
 
 /// How long connecting to a server may take before it counts as unreachable.
@@ -37,12 +42,16 @@ impl DatabaseUrl {
     ///
     /// - `postgres://` or `postgresql://`, and libpq `key=value` strings that start with one of
     ///   PostgreSQL's connection keys (`host=db dbname=app user=app password=…`): PostgreSQL.
+    ///   `?schema=NAME` on the URL (`schema=NAME` among the keys) names a schema
+    ///   ([`DatabaseUrl::schema`]).
     /// - `mysql://` or `mariadb://`, with a database: MySQL/MariaDB.
     /// - `sqlite://path`, `file:path`, `file:///absolute/path` (percent-decoded, as SQLite reads
     ///   URIs; no URI parameters), `sqlite:path` or a plain path: that SQLite file.
     ///
     /// Refused: an unknown scheme; SQLite forms that keep nothing (`:memory:`, `mode=memory`, no
-    /// path); other `key=value` strings (they are not taken for a file name).
+    /// path); other `key=value` strings (they are not taken for a file name); a `schema`
+    /// parameter that names no schema, or on a MySQL/MariaDB or SQLite URL (they have no
+    /// schemas).
     pub fn parse(url: &str) -> Result<Self, Error> {
         let url = url.trim();
         if url.is_empty() {
@@ -52,11 +61,7 @@ impl DatabaseUrl {
             && is_scheme(scheme)
         {
             return match scheme.to_ascii_lowercase().as_str() {
-                "postgres" | "postgresql" => Ok(DatabaseUrl::server(
-                    Backend::Postgres,
-                    format!("postgres://{rest}"),
-                    Secrets::of_url(url),
-                )),
+                "postgres" | "postgresql" => DatabaseUrl::postgres_url(url, rest),
                 "mysql" | "mariadb" => DatabaseUrl::mysql(url, rest),
                 "sqlite" => DatabaseUrl::sqlite(url, uri_path(url, rest)?),
                 "file" => DatabaseUrl::sqlite(url, file_uri(url, &url[5..])?),
@@ -75,8 +80,8 @@ impl DatabaseUrl {
         }
         if let Some(key) = leading_key(url) {
             let secrets = Secrets::of_key_value(url);
-            if LIBPQ_KEYS.contains(&key) {
-                return Ok(DatabaseUrl::server(Backend::Postgres, url.to_owned(), secrets));
+            if LIBPQ_KEYS.contains(&key) || key == schema::KEY {
+                return DatabaseUrl::postgres_key_values(url, secrets);
             }
             return Err(invalid(
                 secrets.shown(),
@@ -97,6 +102,9 @@ impl DatabaseUrl {
                  for an SQLite file with such a name, write sqlite:// before it",
             ));
         }
+        if url.contains("?schema=") || url.contains("&schema=") {
+            return Err(schema::sqlite_schema(url));
+        }
         DatabaseUrl::sqlite(url, url.to_owned())
     }
 
@@ -106,6 +114,7 @@ impl DatabaseUrl {
             target,
             secrets,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            schema: None,
         }
     }
 
@@ -124,6 +133,9 @@ impl DatabaseUrl {
                 "it names no database",
                 "name the database after the host: mysql://user@host:3306/database",
             ));
+        }
+        if schema::in_mysql_query(rest) {
+            return Err(schema::mysql_schema(secrets.shown()));
         }
         Ok(DatabaseUrl::server(
             Backend::Mysql,
@@ -151,6 +163,7 @@ impl DatabaseUrl {
             secrets: Secrets::none(&target),
             target,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            schema: None,
         })
     }
 
@@ -259,6 +272,9 @@ fn uri_path(url: &str, text: &str) -> Result<String, Error> {
         .collect();
     if params.iter().any(|(k, v)| k == "mode" && v == "memory") || decode(path) == ":memory:" {
         return Err(in_memory(url));
+    }
+    if params.iter().any(|(k, _)| k == schema::KEY) {
+        return Err(schema::sqlite_schema(url));
     }
     if !params.is_empty() {
         let names: Vec<String> = params.iter().map(|(k, _)| format!("`{k}`")).collect();
