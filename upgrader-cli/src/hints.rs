@@ -24,6 +24,15 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
         Error::Connect { .. } => {
             "check that the server is running, and the host, port, user and database in the URL".into()
         }
+        Error::UnusableSchema {
+            schema, missing: true, ..
+        } => format!(
+            "create the schema first (CREATE SCHEMA \"{}\"), or name an existing one in the URL's `schema=`",
+            schema.replace('"', "\"\"")
+        ),
+        Error::UnusableSchema { .. } => {
+            "grant the user USAGE on the schema (and CREATE, for the history's tables), or name another one in the URL's `schema=`".into()
+        }
         Error::UnknownDependency { .. } => {
             "link the crate that provides it, or fix the name in `depends_on`".into()
         }

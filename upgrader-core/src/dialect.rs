@@ -46,6 +46,15 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
     /// file opened read-only), which must leave the database as it is.
     fn configure(&self, conn: &mut AnyConnection, writes: bool) -> QueryResult<()>;
 
+    /// Makes `schema` (a PostgreSQL URL's `?schema=`) the session's only schema, where
+    /// unqualified names are read and created, when it exists and the user may use it; says
+    /// which when not. Only a PostgreSQL URL names a schema: the other backends never get here.
+    fn use_schema(&self, _conn: &mut AnyConnection, schema: &str) -> QueryResult<SchemaAccess> {
+        Err(diesel::result::Error::QueryBuilderError(
+            format!("this backend has no schemas (asked for `{schema}`)").into(),
+        ))
+    }
+
     /// Sets how long each statement waits for a lock another session holds, and how long it may
     /// run (see [`Timeouts`]). Called outside a transaction: PostgreSQL undoes a `SET` with the
     /// transaction that made it.
@@ -181,6 +190,17 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
     fn value_as_text(&self, column: &str) -> String {
         format!("CAST(\"{column}\" AS {})", self.text_type())
     }
+}
+
+/// What [`Dialect::use_schema`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SchemaAccess {
+    /// The database the session is in (for messages).
+    pub(crate) database: String,
+    /// Whether the schema exists.
+    pub(crate) exists: bool,
+    /// Whether it exists and the user may use it: then it is the session's only schema.
+    pub(crate) used: bool,
 }
 
 /// How a dialect reads several tables in one view of the database.

@@ -48,6 +48,24 @@ pub enum Error {
         /// The backend the URL names.
         backend: Backend,
     },
+    /// The schema a PostgreSQL URL names (`?schema=`) does not exist in its database
+    /// (`missing`), or the user has no `USAGE` privilege on it: it is never read as an empty
+    /// database.
+    #[error(
+        "cannot connect to PostgreSQL database {url}: schema `{schema}` {}",
+        if *missing { format!("does not exist in database `{database}`") }
+        else { format!("of database `{database}` may not be used by this user (no USAGE privilege)") }
+    )]
+    UnusableSchema {
+        /// The URL, passwords redacted.
+        url: String,
+        /// The schema.
+        schema: String,
+        /// The database the URL names.
+        database: String,
+        /// Whether the schema does not exist (else the user may not use it).
+        missing: bool,
+    },
     /// A query of the engine's own failed; what the database said is the error's source.
     #[error("database error while {doing}")]
     Database {
@@ -444,6 +462,12 @@ mod tests {
                 url: "postgres://app:***@db/app".into(),
                 backend: Backend::Postgres,
                 reason: "Connection refused".into(),
+            },
+            Error::UnusableSchema {
+                url: "postgres://app:***@db/app?schema=tenant_9".into(),
+                schema: "tenant_9".into(),
+                database: "app".into(),
+                missing: true,
             },
             Error::Database {
                 doing: "taking the upgrade lock".into(),

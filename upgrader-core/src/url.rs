@@ -12,6 +12,8 @@ use crate::connection::Backend;
 use crate::error::Error;
 use crate::secret::{LIBPQ_KEYS, Secrets};
 
+pub(crate) use schema::quoted_identifier;
+
 /// A parsed database URL: `postgres://…` (or a libpq `key=value` string), `mysql://…` (or
 /// `mariadb://…`), or an SQLite file: `sqlite://path`, `file:path` or a plain path. A
 /// PostgreSQL URL may name a schema (`?schema=NAME`, [`DatabaseUrl::schema`]), which the engine

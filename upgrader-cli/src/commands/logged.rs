@@ -55,6 +55,7 @@ fn reached_the_database(result: &anyhow::Result<ExitCode>) -> bool {
             Some(
                 Error::InvalidUrl { .. }
                     | Error::Connect { .. }
+                    | Error::UnusableSchema { .. }
                     | Error::BackendNotCompiled { .. }
                     | Error::InvalidId { .. }
                     | Error::DuplicateId { .. }

@@ -8,13 +8,13 @@ use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::sql_types::Text;
 
-use super::{Dialect, MigrationFiles, ReadView, migration, server_millis};
+use super::{Dialect, MigrationFiles, ReadView, SchemaAccess, migration, server_millis};
 use crate::connection::{AnyConnection, with_conn};
 use crate::error::Error;
 use crate::history::catalog::{Kind, Relation};
 use crate::lock::{DEFAULT_SCOPE, LockId, SessionLockSql, fnv1a};
 use crate::timeouts::Timeouts;
-use crate::url::DatabaseUrl;
+use crate::url::{DatabaseUrl, quoted_identifier};
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +79,38 @@ impl Dialect for Postgres {
             "SET client_min_messages = WARNING; SET application_name = 'upgrader, {}'",
             crate::lock::runner().replace('\'', "''")
         ))
+    }
+
+    /// `SET search_path TO "schema"`: that schema alone, not `public` after it, so a history
+    /// table in `public` is never read as this schema's (the catalog is read through
+    /// `current_schemas(true)`).
+    fn use_schema(&self, conn: &mut AnyConnection, schema: &str) -> QueryResult<SchemaAccess> {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = Text)]
+            database: String,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            usable: bool,
+        }
+        let query = self
+            .bind_query(
+                "SELECT CAST(current_database() AS TEXT) AS database, n.oid IS NOT NULL AS exists, \
+                 COALESCE(has_schema_privilege(n.oid, 'USAGE'), false) AS usable \
+                 FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = ?",
+            )
+            .bind::<Text, _>(schema.to_owned());
+        let found: QueryResult<Vec<Found>> = with_conn!(conn, c => query.load(c));
+        let found = found?.into_iter().next().ok_or(diesel::result::Error::NotFound)?;
+        if found.usable {
+            conn.batch_execute(&format!("SET search_path TO {}", quoted_identifier(schema)))?;
+        }
+        Ok(SchemaAccess {
+            database: found.database,
+            exists: found.exists,
+            used: found.usable,
+        })
     }
 
     fn set_timeouts(&self, conn: &mut AnyConnection, timeouts: &Timeouts) -> QueryResult<()> {
@@ -156,13 +188,21 @@ impl Dialect for Postgres {
     }
 
     /// An unqualified name resolves only through the schemas of `search_path` the role may use:
-    /// a table of that name in one it may not use is a history nobody can tell is empty.
+    /// a table of that name in one it may not use is a history nobody can tell is empty. The
+    /// setting is split as the server splits it: a quoted name (`"a, b"`, `"a""b"`) is one name,
+    /// as it is written; an unquoted one is folded to lowercase; `$user` is the user.
     fn absent(&self, conn: &mut AnyConnection, name: &str, _again: bool) -> Result<Option<Relation>, Error> {
+        // No `?` in it but the bind parameter's: `bind_query` numbers every one.
         let sql = "SELECT CAST(n.nspname AS TEXT) AS kind FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relname = ? AND NOT has_schema_privilege(n.oid, 'USAGE') \
-             AND n.nspname = ANY(string_to_array(replace(replace(replace(current_setting('search_path'), \
-             '\"$user\"', current_user), '\"', ''), ' ', ''), ','))";
+             AND n.nspname = ANY(ARRAY( \
+               SELECT CASE WHEN p = '$user' THEN CAST(current_user AS TEXT) ELSE p END FROM ( \
+                 SELECT CASE WHEN m[1] LIKE '\"%' \
+                   THEN replace(substr(m[1], 2, length(m[1]) - 2), '\"\"', '\"') \
+                   ELSE lower(m[1]) END AS p \
+                 FROM regexp_matches(current_setting('search_path'), \
+                   '(\"([^\"]|\"\")*\"|[^[:space:],]+)', 'g') AS m) names))";
         let query = self.bind_query(sql).bind::<Text, _>(name.to_owned());
         let hidden: QueryResult<Vec<Kind>> = with_conn!(conn, c => query.load(c));
         let hidden = hidden.map_err(|cause| Error::unreadable(name.to_owned(), cause))?;

@@ -1,5 +1,5 @@
 //! Connecting to the database a URL names: the file checks SQLite needs, each server's driver
-//! under a connect timeout, and the session set up.
+//! under a connect timeout, and the session set up (in the URL's schema, when it names one).
 
 #[cfg(feature = "sqlite")]
 use std::path::Path;
@@ -103,7 +103,27 @@ impl DatabaseUrl {
             }
         }
         conn.configure(writes).map_err(|e| fail(e.to_string()))?;
+        if let Some(schema) = &self.schema {
+            self.use_schema(&mut conn, schema)?;
+        }
         Ok(conn)
+    }
+
+    /// Makes `schema` the session's only schema (see [`DatabaseUrl::schema`]). A schema that does
+    /// not exist, or that the user may not use, is an error now: never an empty database.
+    fn use_schema(&self, conn: &mut AnyConnection, schema: &str) -> Result<(), Error> {
+        let access = conn.dialect().use_schema(conn, schema).map_err(|e| {
+            self.connect_error(self.driver_text(&format!("setting schema `{schema}` up: {e}")))
+        })?;
+        if access.used {
+            return Ok(());
+        }
+        Err(Error::UnusableSchema {
+            url: self.redacted(),
+            schema: schema.to_owned(),
+            database: access.database,
+            missing: !access.exists,
+        })
     }
 
     /// An empty in-memory SQLite database standing for this URL's file, which does not exist:

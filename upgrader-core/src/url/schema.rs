@@ -204,6 +204,11 @@ fn key_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// `text` quoted as an SQL identifier: in double quotes, each `"` doubled.
+pub(crate) fn quoted_identifier(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +434,11 @@ mod tests {
             error.to_string().contains("an SQLite file is one database"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quoted_identifier("tenant_1"), "\"tenant_1\"");
+        assert_eq!(quoted_identifier("a\"; DROP"), "\"a\"\"; DROP\"");
     }
 }
