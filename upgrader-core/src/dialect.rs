@@ -163,7 +163,7 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
 
     // --- The run lock and lock waits ---
 
-    /// The run lock of `url`'s database for `scope`.
+    /// The run lock of `url`'s database (and schema) for `scope`.
     fn lock_id(&self, url: &DatabaseUrl, scope: &str) -> Result<LockId, Error>;
 
     /// The other sessions that may hold the lock a statement gave up waiting for, and a note

@@ -1,7 +1,8 @@
-//! One runner at a time: a lock held while `run` applies, exactly one per database and scope.
+//! One runner at a time: a lock held while `run` applies, exactly one per database (PostgreSQL:
+//! and schema) and scope.
 //!
 //! The scope is the history table's name (`upgrade`): runners on two histories in one database do
-//! not wait for each other. Two kinds of lock, each in its own module: SQLite's is an exclusive
+//! not wait for each other, nor do runners on two schemas of one PostgreSQL database. Two kinds of lock, each in its own module: SQLite's is an exclusive
 //! `flock` on a file beside the database file ([`file`]); a server's is a lock of the session
 //! ([`session`]: PostgreSQL's advisory lock, MySQL/MariaDB's `GET_LOCK`), whose SQL the dialect
 //! writes. All of them end with the process or its connection, so a runner killed with `kill -9`
@@ -24,13 +25,18 @@ pub const DEFAULT_SCOPE: &str = "upgrade";
 
 const POLL: Duration = Duration::from_millis(100);
 
-/// Which lock serialises the runners of one database and scope, as its backend names it.
+/// Which lock serialises the runners of one database (and schema) and scope, as its backend
+/// names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LockId {
     /// The session advisory lock `pg_advisory_lock(key.0, key.1)`, in the target database:
     /// `(1970300786, 1633969522)` for the default scope; for another scope the second half is a
-    /// hash of the scope.
+    /// hash of the scope. With a schema ([`DatabaseUrl::schema`]) other than `public`, the second
+    /// half is a hash of `<schema>/<scope>`: each schema of a database has a lock of its own. A
+    /// URL without a schema takes the database's lock whatever its `search_path`, so runners on
+    /// one schema take one lock when their URLs all name it, or all leave it out (`public` may
+    /// be named or not).
     Postgres {
         /// The two halves of the key.
         key: (i32, i32),
@@ -68,8 +74,8 @@ pub struct SessionLockSql {
 }
 
 impl LockId {
-    /// The lock of `url`'s database for `scope` ([`DEFAULT_SCOPE`] for the engine's history). For
-    /// SQLite the database file's directory must exist (the file need not).
+    /// The lock of `url`'s database (and schema) for `scope` ([`DEFAULT_SCOPE`] for the engine's
+    /// history). For SQLite the database file's directory must exist (the file need not).
     pub fn of(url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {
         url.backend().dialect().lock_id(url, scope)
     }
@@ -194,11 +200,47 @@ mod tests {
 
     #[test]
     fn postgres_key_is_the_documented_one_for_the_default_scope() {
-        assert_eq!(postgres::key(DEFAULT_SCOPE), (1970300786, 1633969522));
-        let other = postgres::key("upgrade_v2");
+        assert_eq!(postgres::key(None, DEFAULT_SCOPE), (1970300786, 1633969522));
+        let other = postgres::key(None, "upgrade_v2");
         assert_eq!(other.0, postgres::KEY.0);
         assert_ne!(other, postgres::KEY);
-        assert_eq!(other, postgres::key("upgrade_v2"), "stable");
+        assert_eq!(other, postgres::key(None, "upgrade_v2"), "stable");
+    }
+
+    #[test]
+    fn each_postgres_schema_has_a_key_of_its_own() {
+        let key = |url: &str, scope: &str| match LockId::of(&DatabaseUrl::parse(url).unwrap(), scope).unwrap()
+        {
+            LockId::Postgres { key } => key,
+            other => panic!("{other:?}"),
+        };
+        let default = key("postgres://u@h/app", DEFAULT_SCOPE);
+        assert_eq!(default, (1970300786, 1633969522));
+        let one = key("postgres://u@h/app?schema=tenant_1", DEFAULT_SCOPE);
+        let two = key("postgres://u@h/app?schema=tenant_2", DEFAULT_SCOPE);
+        assert_ne!(one, two);
+        assert_ne!(one, default);
+        assert_eq!(one.0, postgres::KEY.0, "the first half is the engine's");
+        // The same schema under another URL, and the schema of a history table of another name.
+        assert_eq!(
+            key(
+                "postgresql://v:pw@localhost:5432/app?schema=tenant_1",
+                DEFAULT_SCOPE
+            ),
+            one
+        );
+        assert_eq!(key("host=h dbname=app schema=tenant_1", DEFAULT_SCOPE), one);
+        assert_eq!(one, postgres::key(Some("tenant_1"), DEFAULT_SCOPE), "stable");
+        let scoped = key("postgres://u@h/app?schema=tenant_1", "upgrade_v2");
+        assert_ne!(scoped, one);
+        assert_ne!(scoped, key("postgres://u@h/app", "upgrade_v2"));
+        // `public` is where a URL without a schema keeps its history, but for a `search_path`
+        // set otherwise.
+        assert_eq!(key("postgres://u@h/app?schema=public", DEFAULT_SCOPE), default);
+        assert_eq!(
+            key("postgres://u@h/app?schema=public", "upgrade_v2"),
+            key("postgres://u@h/app", "upgrade_v2")
+        );
     }
 
     #[test]

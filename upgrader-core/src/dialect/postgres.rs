@@ -30,14 +30,23 @@ const MIGRATIONS: [MigrationFiles; 4] = [
 /// The advisory lock key for the default scope: two int4 halves, "upgr" and "ader".
 pub(crate) const KEY: (i32, i32) = (0x7570_6772, 0x6164_6572);
 
-/// The advisory lock key of `scope`: [`KEY`] for the default one; for another, the second half
-/// is a hash of the scope.
-pub(crate) fn key(scope: &str) -> (i32, i32) {
-    if scope == DEFAULT_SCOPE {
-        return KEY;
-    }
+/// The schema whose lock is the database's own: a URL without `?schema=` uses the user's default
+/// schema, `public` but for a `search_path` set otherwise, so `?schema=public` takes the same lock.
+const DEFAULT_SCHEMA: &str = "public";
+
+/// The advisory lock key of `scope` in `schema` (a URL's `?schema=`): [`KEY`] for the default
+/// scope without a schema (or in `public`); otherwise the second half is a hash of the scope, or
+/// of `<schema>/<scope>` in another schema, so that runners on two schemas of one database do not
+/// wait for each other.
+pub(crate) fn key(schema: Option<&str>, scope: &str) -> (i32, i32) {
+    let named = match schema.filter(|s| *s != DEFAULT_SCHEMA) {
+        Some(schema) => format!("{schema}/{scope}"),
+        None if scope == DEFAULT_SCOPE => return KEY,
+        // A history table's name has no `/`: no scope hashes like a schema's.
+        None => scope.to_owned(),
+    };
     // FNV-1a: stable across versions and platforms, unlike std's hasher.
-    let hash = fnv1a(scope.as_bytes()) as u32;
+    let hash = fnv1a(named.as_bytes()) as u32;
     let half = i32::from_ne_bytes(hash.to_ne_bytes());
     (KEY.0, if half == KEY.1 { half ^ 1 } else { half })
 }
@@ -287,8 +296,10 @@ impl Dialect for Postgres {
         &MIGRATIONS
     }
 
-    fn lock_id(&self, _url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {
-        Ok(LockId::Postgres { key: key(scope) })
+    fn lock_id(&self, url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {
+        Ok(LockId::Postgres {
+            key: key(url.schema(), scope),
+        })
     }
 
     /// The other sessions holding locks on tables of this database, strongest lock first (an
