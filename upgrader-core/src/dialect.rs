@@ -161,6 +161,12 @@ pub(crate) trait Dialect: Sync + fmt::Debug {
     /// The history's migrations for this backend, oldest first.
     fn migrations(&self) -> &'static [MigrationFiles];
 
+    // --- Which database ---
+
+    /// A text that is the same for two URLs naming the same database (and schema), and differs
+    /// otherwise, starting with the backend's name (see [`DatabaseUrl::identity`]).
+    fn identity(&self, url: &DatabaseUrl) -> Result<String, Error>;
+
     // --- The run lock and lock waits ---
 
     /// The run lock of `url`'s database (and schema) for `scope`.

@@ -188,6 +188,25 @@ impl DatabaseUrl {
         (self.backend == Backend::Sqlite).then(|| Path::new(&self.target))
     }
 
+    /// A text that is the same for two URLs naming the same database (and schema), and differs
+    /// otherwise, whatever the host is called (`127.0.0.1` or `localhost`) or the file (a
+    /// relative path, an absolute one, a symlink, a `sqlite://` URL). It starts with the backend.
+    ///
+    /// - SQLite: the file's canonical path, found without opening or creating the file (it need
+    ///   not exist; its directory must).
+    /// - PostgreSQL (connects, read-only): the cluster's `system_identifier` (a physical standby
+    ///   shares its primary's); where the user may not call `pg_control_system()`, the server's
+    ///   port and the time it started instead, which do not depend on the address it is reached
+    ///   at. Then `current_database()` and the schema: the URL's, else the user's default
+    ///   (`current_schema()`).
+    /// - MySQL/MariaDB (connects): `@@hostname`, `@@port`, `@@datadir` and `DATABASE()`.
+    ///
+    /// Errors are those of connecting ([`Error::Connect`], [`Error::UnusableSchema`]) and of the
+    /// queries ([`Error::Database`]), with the URL's passwords redacted.
+    pub fn identity(&self) -> Result<String, Error> {
+        self.backend.dialect().identity(self)
+    }
+
     /// The URL with every password replaced by `***`, for messages (for SQLite, the file path).
     pub fn redacted(&self) -> String {
         self.secrets.shown().to_owned()

@@ -224,6 +224,23 @@ impl Dialect for Mysql {
         &MIGRATIONS
     }
 
+    /// The server (`@@hostname`, `@@port`, `@@datadir`: MariaDB has no `@@server_uuid`) and the
+    /// database, folded to lowercase where the server folds names (`lower_case_table_names`).
+    /// Quoted (`QUOTE`), so that no two read alike.
+    fn identity(&self, url: &DatabaseUrl) -> Result<String, Error> {
+        let mut conn = url.connect_read_only()?;
+        let doing = || format!("finding which database {} is", url.redacted());
+        let sql = "SELECT CONCAT('mysql host ', QUOTE(@@hostname), ' port ', @@port, \
+                   ' datadir ', QUOTE(@@datadir), ' database ', \
+                   QUOTE(IF(@@lower_case_table_names = 0, DATABASE(), LOWER(DATABASE())))) AS value";
+        conn.query_text(sql)
+            .map_err(Error::db(doing()))?
+            .ok_or_else(|| Error::Database {
+                doing: doing(),
+                cause: diesel::result::Error::NotFound,
+            })
+    }
+
     fn lock_id(&self, _url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {
         Ok(LockId::Mysql {
             name_sql: lock_name_sql(scope),

@@ -51,6 +51,18 @@ pub(crate) fn key(schema: Option<&str>, scope: &str) -> (i32, i32) {
     (KEY.0, if half == KEY.1 { half ^ 1 } else { half })
 }
 
+/// Which server: the cluster's `system_identifier` where the user may read it (every user may,
+/// unless `EXECUTE` on `pg_control_system()` was revoked), else its port and the time it started
+/// (which every user may read, and which do not depend on the address it was reached at, unlike
+/// `inet_server_addr()`).
+const SERVER_SQL: (&str, &str, &str) = (
+    "SELECT CAST(CASE WHEN to_regprocedure('pg_catalog.pg_control_system()') IS NULL THEN 0 \
+     WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') THEN 1 ELSE 0 END AS BIGINT) AS value",
+    "SELECT 'system ' || system_identifier AS value FROM pg_catalog.pg_control_system()",
+    "SELECT 'port ' || current_setting('port') || ' started ' \
+     || EXTRACT(EPOCH FROM pg_catalog.pg_postmaster_start_time()) AS value",
+);
+
 /// The SQL of the advisory lock `key`.
 pub(crate) fn lock_sql(key: (i32, i32)) -> SessionLockSql {
     let (a, b) = key;
@@ -294,6 +306,34 @@ impl Dialect for Postgres {
 
     fn migrations(&self) -> &'static [MigrationFiles] {
         &MIGRATIONS
+    }
+
+    /// The server (see [`SERVER_SQL`]), the database and the schema the session uses: the
+    /// URL's, else the user's default (`current_schema()`, `(none)` when no schema of its
+    /// `search_path` exists). Names are quoted where they need it (`quote_ident`), so that no two
+    /// read alike.
+    fn identity(&self, url: &DatabaseUrl) -> Result<String, Error> {
+        let mut conn = url.connect_read_only()?;
+        let doing = || format!("finding which database {} is", url.redacted());
+        let (may_read, system, started) = SERVER_SQL;
+        let server_sql = match conn.query_i64(may_read).map_err(Error::db(doing()))? {
+            Some(1) => system,
+            _ => started,
+        };
+        let server = conn.query_text(server_sql).map_err(Error::db(doing()))?;
+        let place = conn
+            .query_text(
+                "SELECT 'database ' || quote_ident(current_database()) || ' schema ' \
+                 || COALESCE(quote_ident(current_schema()), '(none)') AS value",
+            )
+            .map_err(Error::db(doing()))?;
+        match (server, place) {
+            (Some(server), Some(place)) => Ok(format!("postgres {server} {place}")),
+            _ => Err(Error::Database {
+                doing: doing(),
+                cause: diesel::result::Error::NotFound,
+            }),
+        }
     }
 
     fn lock_id(&self, url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {

@@ -125,6 +125,18 @@ impl Dialect for Sqlite {
         &MIGRATIONS
     }
 
+    /// The file's canonical path, as its lock file's is made (a symlink, a relative and an
+    /// absolute path, a `file:` URI are one file), without opening or creating it: the file need
+    /// not exist, its directory must. Two hard links of one file are two paths.
+    fn identity(&self, url: &DatabaseUrl) -> Result<String, Error> {
+        let path = crate::lock::file::canonical(url.sqlite_path().unwrap_or(Path::new("")))?;
+        Ok(match path.to_str() {
+            Some(path) => format!("sqlite {path}"),
+            // Not UTF-8: escaped, so that no two paths read alike.
+            None => format!("sqlite {path:?}"),
+        })
+    }
+
     fn lock_id(&self, url: &DatabaseUrl, scope: &str) -> Result<LockId, Error> {
         Ok(LockId::Sqlite {
             file: crate::lock::file::lock_file(url.sqlite_path().unwrap_or(Path::new("")), scope)?,

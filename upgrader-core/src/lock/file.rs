@@ -103,12 +103,12 @@ fn holder(file: &mut File) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// `<canonical path>.lock`: the path with symlinks and `..` resolved, made absolute (for a file
-/// that does not exist yet, its directory's canonical path and its name); `.lock-<scope>` for
-/// another scope than the default.
-pub(crate) fn lock_file(database: &Path, scope: &str) -> Result<PathBuf, Error> {
-    let canonical = match database.canonicalize() {
-        Ok(path) => path,
+/// The database file's path with symlinks and `..` resolved, made absolute: for a file that does
+/// not exist yet, its directory's canonical path and its name. Nothing is opened or created; the
+/// directory must exist.
+pub(crate) fn canonical(database: &Path) -> Result<PathBuf, Error> {
+    match database.canonicalize() {
+        Ok(path) => Ok(path),
         Err(_) => {
             let dir = match database.parent() {
                 Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -119,10 +119,15 @@ pub(crate) fn lock_file(database: &Path, scope: &str) -> Result<PathBuf, Error> 
                 path: database.display().to_string(),
                 source,
             })?;
-            dir.join(database.file_name().unwrap_or_default())
+            Ok(dir.join(database.file_name().unwrap_or_default()))
         }
-    };
-    let mut name = canonical.into_os_string();
+    }
+}
+
+/// `<canonical path>.lock` (see [`canonical`]); `.lock-<scope>` for another scope than the
+/// default.
+pub(crate) fn lock_file(database: &Path, scope: &str) -> Result<PathBuf, Error> {
+    let mut name = canonical(database)?.into_os_string();
     name.push(".lock");
     if scope != DEFAULT_SCOPE {
         let plain: String = scope
