@@ -224,6 +224,35 @@ fn a_missing_schema_is_an_error_and_creates_nothing() {
     assert_eq!(tables, Some(0), "no table was created anywhere");
 }
 
+#[test]
+fn a_missing_schema_is_refused_by_the_command_line_with_a_hint() {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?schema=tenant_9", db.url);
+    for args in [&["show", "pending"][..], &["run", "--yes-i-know"]] {
+        let out =
+            upgrader_tests::fixtures_command(env!("CARGO_BIN_EXE_upgrader-fixtures"), dir.path(), Some(&url))
+                .args(args)
+                .output()
+                .unwrap();
+        let text = upgrader_tests::output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "error: cannot connect to PostgreSQL database {url}: schema `tenant_9` does not exist in database"
+            )),
+            "{args:?}: {text}"
+        );
+        assert!(
+            stderr.contains("hint: create the schema first (CREATE SCHEMA \"tenant_9\")"),
+            "{args:?}: {text}"
+        );
+    }
+}
+
 /// A schema the user may not use would look empty through the search path: refused instead.
 #[test]
 fn a_schema_the_user_may_not_use_is_an_error() {
