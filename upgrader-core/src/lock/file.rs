@@ -104,9 +104,25 @@ fn holder(file: &mut File) -> Option<String> {
 }
 
 /// The database file's path with symlinks and `..` resolved, made absolute: for a file that does
-/// not exist yet, its directory's canonical path and its name. Nothing is opened or created; the
-/// directory must exist.
+/// not exist yet, its directory's canonical path and its name (a dangling symlink is followed to
+/// the file it will create). Nothing is opened or created; the directory must exist.
 pub(crate) fn canonical(database: &Path) -> Result<PathBuf, Error> {
+    let mut database = database.to_path_buf();
+    // A symlink to a file that does not exist yet names that file: follow it (a loop ends with
+    // the last link, as the system would give up on it).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&database) else {
+            break;
+        };
+        if database.exists() {
+            break;
+        }
+        database = match database.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    let database = database.as_path();
     match database.canonicalize() {
         Ok(path) => Ok(path),
         Err(_) => {
@@ -171,6 +187,13 @@ mod tests {
                 name.display()
             );
         }
+        // A dangling symlink is the file it will create.
+        let dangling = dir.path().join("dangling.db");
+        std::os::unix::fs::symlink("sub/../later.db", &dangling).unwrap();
+        assert_eq!(
+            lock_file(&dangling, DEFAULT_SCOPE).unwrap(),
+            real.canonicalize().unwrap().with_file_name("later.db.lock")
+        );
         // A file that does not exist yet: its directory's canonical path.
         let missing = dir.path().join("sub/../new.db");
         assert_eq!(
