@@ -76,6 +76,9 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
         }
         Error::Blocked { blocked, .. } => blocked_hint(blocked),
         Error::LockTimeout { .. } => "wait for the other runner to finish, or raise --lock-timeout".into(),
+        Error::LockHeld { .. } => {
+            "the run did not wait for it (--lock-timeout 0): run again when the other runner is done, or give --lock-timeout".into()
+        }
         Error::Interrupted { interrupted } => {
             let id = interrupted.first().map_or("<id>", |i| i.upgrade.as_str());
             format!(

@@ -218,6 +218,55 @@ pub enum Error {
         /// How long this runner waited.
         waited: Duration,
     },
+    /// Another runner holds the upgrade lock, and the run was told not to wait for it
+    /// ([`RunOptions::without_lock_wait`](crate::RunOptions::without_lock_wait)): nothing was
+    /// changed.
+    #[error("another runner holds the upgrade lock{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    LockHeld {
+        /// Who holds it, when the backend can tell.
+        holder: Option<String>,
+    },
+    /// A fleet has no targets: its source lists none.
+    #[error("the fleet is empty: {from} names no target")]
+    EmptyFleet {
+        /// Where the targets were looked for.
+        from: String,
+    },
+    /// A fleet lists one target twice.
+    #[error("{target} is listed twice in the fleet ({first} and {second})")]
+    DuplicateTarget {
+        /// The target, passwords redacted.
+        target: String,
+        /// Where it was listed first.
+        first: String,
+        /// Where it was listed again.
+        second: String,
+    },
+    /// Two targets of a fleet are one database under two names.
+    #[error("{first} and {second} are the same database")]
+    SameDatabase {
+        /// The first name, with where it was listed.
+        first: String,
+        /// The second name, with where it was listed.
+        second: String,
+    },
+    /// A target of a fleet cannot be read (a malformed URL in a targets file, a schema name a
+    /// URL cannot carry).
+    #[error("invalid target at {origin}: {reason}")]
+    InvalidTarget {
+        /// Where it was listed: `tenants.txt:12`, `targets[3]`, `targets query row 5`.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The query (or schema pattern) that lists a fleet's targets failed.
+    #[error("cannot list the fleet's targets from {database}: {reason}")]
+    TargetsQuery {
+        /// The control database, passwords redacted.
+        database: String,
+        /// What went wrong, scrubbed of the URL's secrets.
+        reason: String,
+    },
     /// Upgrades started and never finished (MySQL/MariaDB, where DDL cannot be rolled back).
     #[error("{} upgrade(s) were interrupted and need a decision: {}", interrupted.len(), interrupted.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
     Interrupted {
@@ -508,6 +557,29 @@ mod tests {
             Error::LockTimeout {
                 holder: Some("connection 7".into()),
                 waited: Duration::from_secs(300),
+            },
+            Error::LockHeld {
+                holder: Some("connection 7".into()),
+            },
+            Error::EmptyFleet {
+                from: "tenants.txt".into(),
+            },
+            Error::DuplicateTarget {
+                target: "a.db".into(),
+                first: "tenants.txt:1".into(),
+                second: "tenants.txt:4".into(),
+            },
+            Error::SameDatabase {
+                first: "a.db (tenants.txt:1)".into(),
+                second: "./a.db (tenants.txt:4)".into(),
+            },
+            Error::InvalidTarget {
+                origin: "tenants.txt:2".into(),
+                reason: "unknown scheme".into(),
+            },
+            Error::TargetsQuery {
+                database: "postgres://app@db/control".into(),
+                reason: "relation \"tenants\" does not exist".into(),
             },
             Error::Interrupted {
                 interrupted: vec![in_progress(&id())],

@@ -50,6 +50,7 @@ mod dialect;
 mod engine;
 mod error;
 mod events;
+pub mod fleet;
 mod graph;
 pub mod history;
 mod lock;
@@ -75,6 +76,9 @@ pub use engine::{
 pub use engine::{DEFAULT_ESTIMATE, Estimate, StoppedAtWindow, Timings};
 pub use engine::{RunMode, RunTarget};
 pub use error::{CheckFailure, Error};
+pub use fleet::{
+    Fleet, FleetEvents, FleetOptions, FleetReport, FleetStop, FleetTarget, TargetOutcome, TargetResult,
+};
 pub use graph::{
     Explanation, GraphEdge, GraphNode, GraphView, Plan, Registry, Related, States, UpgradeState,
 };

@@ -136,13 +136,19 @@ trait Attempt {
     fn holder(&mut self) -> Option<String>;
 }
 
-/// Tries `lock` until it is taken or `timeout` has passed, telling `ui` once that it waits.
+/// Tries `lock` until it is taken or `timeout` has passed, telling `ui` once that it waits. A
+/// zero timeout tries once: a lock held by another runner is [`Error::LockHeld`], not waited for.
 fn wait(lock: &mut dyn Attempt, timeout: Duration, ui: &mut dyn Interaction) -> Result<(), Error> {
     let start = Instant::now();
     let mut told = false;
     loop {
         if lock.try_take()? {
             return Ok(());
+        }
+        if timeout.is_zero() {
+            return Err(Error::LockHeld {
+                holder: lock.holder(),
+            });
         }
         if !told {
             let holder = lock.holder();

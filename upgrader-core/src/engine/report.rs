@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub max_duration: Option<Duration>,
     /// Durations measured on another database, which the estimates use where they have one.
     pub timings: Timings,
+    /// Whether the run waits for another runner's lock (up to `lock_timeout`), or returns
+    /// [`Error::LockHeld`] at once, changing nothing (see [`RunOptions::without_lock_wait`]).
+    pub wait_for_lock: bool,
 }
 
 impl Default for RunOptions {
@@ -36,6 +39,7 @@ impl Default for RunOptions {
             mode: RunMode::default(),
             max_duration: None,
             timings: Timings::default(),
+            wait_for_lock: true,
         }
     }
 }
@@ -44,6 +48,15 @@ impl RunOptions {
     /// Options with this lock timeout.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Options that do not wait for another runner's lock: when another runner holds it, the run
+    /// returns [`Error::LockHeld`] at once, having changed nothing, so the caller can do
+    /// something else and come back (a fleet does). The lock timeout still bounds how long the
+    /// run's statements wait for locks before its first upgrade.
+    pub fn without_lock_wait(mut self) -> Self {
+        self.wait_for_lock = false;
         self
     }
 

@@ -192,7 +192,11 @@ impl Engine {
         if before.pending.is_empty() && before.interrupted.is_empty() && before.running.is_empty() {
             return Ok(RunReport::default());
         }
-        self.with_lock(ui, options.lock_timeout, |engine, ui| {
+        let lock_wait = match options.wait_for_lock {
+            true => options.lock_timeout,
+            false => std::time::Duration::ZERO,
+        };
+        self.with_lock(ui, lock_wait, |engine, ui| {
             // The journal counts the warnings given holding the lock (the preview's are the
             // run's too: see `run_reported`).
             let preview_warnings = preview.map_or(0, |p| p.warnings.len());
