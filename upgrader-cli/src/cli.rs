@@ -23,6 +23,10 @@ Exit codes:
   6  `status`: edited: an applied upgrade's code changed since it was applied
   7  `run --max-duration`: stopped at the window, before an upgrade its estimate did not leave
      room for; what was applied stays recorded, the next run continues
+  8  `run --fleet`: some targets failed (the summary lists them); every other target was run
+  9  `run --fleet`: stopped early (a canary or a wave failed, or --fail-fast); the targets after
+     it were not started
+`status --fleet` exits 1 when a target cannot be told, else with the most severe state of all.
 `status` exits with the most severe that holds (4, 6, 5, 3) and lists all of them. `check`
 answers \"can a run go ahead?\": 0 yes, 1 no.";
 
@@ -102,7 +106,7 @@ pub(crate) enum Command {
     Check(Check),
     /// Says whether the database is exactly where this binary expects it, one exit code per
     /// answer: 0 up to date, 3 pending, 4 interrupted, 5 ahead, 6 edited, 1 cannot tell.
-    Status(Check),
+    Status(Status),
     /// Runs the pre-run checks, shows the plan, asks for confirmation and applies the pending
     /// upgrades (within a window, with --max-duration).
     Run(Run),
@@ -130,8 +134,9 @@ pub(crate) enum Command {
 pub(crate) enum Show {
     /// The upgrades the database has, oldest first, with when they were applied.
     Applied(Format),
-    /// The upgrades to run, in run order, with what they do and their estimates.
-    Pending(Format),
+    /// The upgrades to run, in run order, with what they do and their estimates (with --fleet:
+    /// the fleet's targets grouped by the upgrades they have pending).
+    Pending(Pending),
     /// The dependency graph, grouped by module, each upgrade marked with its state in the
     /// database: DOT for Graphviz (`| dot -Tsvg > graph.svg`), Mermaid or JSON.
     Graph(Graph),
@@ -197,6 +202,63 @@ pub(crate) struct Check {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct Status {
+    /// Prints JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) fleet: Fleet,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Pending {
+    /// Prints JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) fleet: Fleet,
+}
+
+/// A fleet: many databases (a database or a PostgreSQL schema per tenant) instead of one.
+#[derive(Debug, Args)]
+pub(crate) struct Fleet {
+    /// Works on every target of the fleet instead of one database: the targets come from
+    /// --targets, --schemas or --targets-query, else from [fleet] in upgrader.toml.
+    #[arg(long)]
+    pub(crate) fleet: bool,
+    /// The fleet's targets: a file of database URLs, one per line (blank lines and # comments
+    /// skipped; a relative SQLite path is relative to the file).
+    #[arg(long, value_name = "FILE", requires = "fleet")]
+    pub(crate) targets: Option<PathBuf>,
+    /// The fleet's targets: the schemas of --database-url's PostgreSQL database whose names match
+    /// PATTERN (* any characters, ? one), each with its own history.
+    #[arg(long, value_name = "PATTERN", requires = "fleet")]
+    pub(crate) schemas: Option<String>,
+    /// The fleet's targets: what this query returns on --database-url (the control database),
+    /// a column `url` (database URLs) or `schema` (schemas of that PostgreSQL database).
+    #[arg(long, value_name = "SQL", requires = "fleet")]
+    pub(crate) targets_query: Option<String>,
+    /// How many targets at a time [default: `jobs` under [fleet] in upgrader.toml, else 4].
+    #[arg(long, value_name = "N", requires = "fleet", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) jobs: Option<u16>,
+}
+
+/// How `run --fleet` goes through the targets.
+#[derive(Debug, Args)]
+pub(crate) struct Rollout {
+    /// Runs the first K targets first; if any of them fails, the fleet stops there.
+    #[arg(long, value_name = "K", requires = "fleet", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) canary: Option<u64>,
+    /// Goes on in waves of W targets, each finished before the next starts, stopping after the
+    /// first wave with a failure.
+    #[arg(long, value_name = "W", requires = "fleet", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) wave_size: Option<u64>,
+    /// Starts no more targets after the first failure (those running finish).
+    #[arg(long, requires = "fleet")]
+    pub(crate) fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct Confirmation {
     /// Runs unattended: no confirmation, and every question an upgrade asks gets its default.
     #[arg(long)]
@@ -216,7 +278,7 @@ pub(crate) struct Run {
     /// plus its estimate (measured, with --timings) would pass the window, stop before it and
     /// exit 7 [default: `max_duration` in upgrader.toml, else no limit; neither with --atomic or
     /// --rehearse, which are all or nothing].
-    #[arg(long, value_name = "DURATION", value_parser = window, conflicts_with_all = ["atomic", "rehearse"])]
+    #[arg(long, value_name = "DURATION", value_parser = window, conflicts_with_all = ["atomic", "rehearse", "fleet"])]
     pub(crate) max_duration: Option<std::time::Duration>,
     /// Prints the run's events as JSON on stdout, one object per line (NDJSON); needs
     /// --yes-i-know, as nobody can answer a prompt (not with --dry-run or --rehearse, which
@@ -225,6 +287,10 @@ pub(crate) struct Run {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) choice: Choice,
+    #[command(flatten)]
+    pub(crate) fleet: Fleet,
+    #[command(flatten)]
+    pub(crate) rollout: Rollout,
 }
 
 /// What a run applies, and how: `--to`, `-p`, `--dry-run`, `--atomic`, `--rehearse`.
@@ -240,14 +306,14 @@ pub(crate) struct Choice {
     pub(crate) modules: Vec<String>,
     /// Prints what the run would do (the upgrades, in order, their estimates, the checks) and
     /// exits: no write connection, no lock, nothing changed.
-    #[arg(long, conflicts_with = "rehearse")]
+    #[arg(long, conflicts_with_all = ["rehearse", "fleet"])]
     pub(crate) dry_run: bool,
     /// Applies everything in one transaction: all or nothing (PostgreSQL, SQLite).
     #[arg(long, conflicts_with = "rehearse")]
     pub(crate) atomic: bool,
     /// Runs everything for real in one transaction, the checks included, then rolls it back,
     /// reporting each upgrade's outcome and duration (PostgreSQL, SQLite).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fleet")]
     pub(crate) rehearse: bool,
     /// With --rehearse: writes the measured durations to FILE as JSON (the shape of `show applied
     /// --json`).

@@ -58,6 +58,13 @@ impl ConfigError {
 /// max_duration = "30m"                 # `run`'s window
 /// log_file = "logs/upgrader.log"       # or false: no log
 /// upgrade_lock_timeout = "5s"   # how long an upgrade waits for a lock, unless it says
+///
+/// [fleet]                              # `--fleet`: many databases (see the README)
+/// targets = ["postgres://app@db1/tenant_a", "tenants/b.db"]
+/// targets_file = "tenants.txt"         # one URL per line, relative to this file
+/// targets_query = "SELECT url FROM tenants WHERE active"   # on database_url
+/// schemas = "tenant_*"                 # schemas of database_url (PostgreSQL)
+/// jobs = 8
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +92,26 @@ pub(crate) struct Config {
     /// How long an upgrade's statements wait for a lock, for upgrades that set no `lock_timeout`
     /// of their own (`"5s"`); checked when the file is read.
     pub(crate) upgrade_lock_timeout: Option<String>,
+    /// Where a fleet's targets come from, and how many run at once (`--fleet`).
+    #[serde(default)]
+    pub(crate) fleet: FleetConfig,
+}
+
+/// `[fleet]` in the configuration: the sources of the fleet's targets (all of those given, in
+/// this order), used when no source is given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FleetConfig {
+    /// Database URLs; a relative SQLite path is relative to the configuration file.
+    pub(crate) targets: Option<Vec<String>>,
+    /// A file of URLs, one per line, relative to the configuration file.
+    pub(crate) targets_file: Option<PathBuf>,
+    /// A query on the database (`database_url`) returning a column `url` or `schema`.
+    pub(crate) targets_query: Option<String>,
+    /// A pattern of schemas of the database (`database_url`, PostgreSQL): `tenant_*`.
+    pub(crate) schemas: Option<String>,
+    /// How many targets at a time (at least 1).
+    pub(crate) jobs: Option<u16>,
 }
 
 /// `log_file` in the configuration: a path (relative to the working directory; `""` keeps no
@@ -145,6 +172,19 @@ impl Config {
                 reason: format!("`{key}`: {reason}"),
             }
         };
+        if config.fleet.jobs == Some(0) {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                reason: "`fleet.jobs` must be at least 1".into(),
+            });
+        }
+        if config.fleet.targets.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                reason: "`fleet.targets` is empty, so the fleet would have no target (leave the key out, or list the databases)"
+                    .into(),
+            });
+        }
         check_secs(config.wait_timeout_secs, None).map_err(invalid("wait_timeout_secs"))?;
         check_secs(None, config.statement_timeout_secs).map_err(invalid("statement_timeout_secs"))?;
         if let Some(window) = &config.max_duration {

@@ -11,6 +11,8 @@
 //! | 5 | [`AHEAD`] | `status`: the history has upgrades this binary does not know |
 //! | 6 | [`EDITED`] | `status`: an applied upgrade's code changed since it was applied |
 //! | 7 | [`STOPPED_AT_WINDOW`] | `run --max-duration`: the run stopped before an upgrade its window had no room for |
+//! | 8 | [`FLEET_FAILED`] | `run --fleet`: some targets failed; every other target was run |
+//! | 9 | [`FLEET_STOPPED`] | `run --fleet`: the fleet stopped early (a canary or a wave failed, or `--fail-fast`): some targets were not started |
 //!
 //! When several hold, `status` exits with the most severe: interrupted, edited, ahead, pending.
 
@@ -42,3 +44,12 @@ pub const EDITED: u8 = 6;
 /// fit in the time left (or before the first, when its estimate alone is longer than the window).
 /// What it applied stays recorded; the next run continues with what remains.
 pub const STOPPED_AT_WINDOW: u8 = 7;
+
+/// `run --fleet`: one or more targets failed (unreachable, refused, an upgrade or a check failed,
+/// their lock stayed held); every other target was run. The summary lists each failure.
+pub const FLEET_FAILED: u8 = 8;
+
+/// `run --fleet`: the fleet stopped before its end, because a canary target failed, a wave had a
+/// failure, or `--fail-fast` was given: the targets after it were not started (the summary says
+/// which failed and how many were not started).
+pub const FLEET_STOPPED: u8 = 9;

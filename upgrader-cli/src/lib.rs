@@ -20,6 +20,7 @@ mod create;
 mod estimates;
 mod events;
 pub mod exit;
+mod fleet;
 mod hints;
 mod output;
 mod refused;
@@ -213,12 +214,17 @@ fn dispatch(cli: Cli, host: &Host) -> anyhow::Result<ExitCode> {
     let settings = |cli: &Cli| settings(cli).map(|s| s.run_by(host));
     match &cli.command {
         Command::Show(Show::Applied(format)) => commands::show_applied(&settings(&cli)?, format.json),
-        Command::Show(Show::Pending(format)) => commands::show_pending(&settings(&cli)?, format.json),
+        Command::Show(Show::Pending(args)) if args.fleet.fleet => {
+            fleet::show_pending(&settings(&cli)?, args.json, &args.fleet)
+        }
+        Command::Show(Show::Pending(args)) => commands::show_pending(&settings(&cli)?, args.json),
         Command::Show(Show::Graph(args)) => commands::show_graph(&settings(&cli)?, args),
         Command::Show(Show::History(args)) => commands::show_history(&settings(&cli)?, args),
         Command::Explain(args) => commands::explain(&settings(&cli)?, args, host),
         Command::Check(args) => commands::check(&settings(&cli)?, args.json, host),
+        Command::Status(args) if args.fleet.fleet => fleet::status(&settings(&cli)?, args.json, &args.fleet),
         Command::Status(args) => commands::status(&settings(&cli)?, args.json, host),
+        Command::Run(args) if args.fleet.fleet => fleet::run_fleet(&settings(&cli)?, args, host),
         Command::Run(args) => commands::run_upgrades(&settings(&cli)?, args, host),
         Command::Populate(confirmation) => commands::logged(&settings(&cli)?, host, confirmation, |s| {
             commands::populate(s, confirmation)

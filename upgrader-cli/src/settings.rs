@@ -33,6 +33,12 @@ pub(crate) struct Settings {
     pub(crate) log_file: Option<(PathBuf, bool)>,
     /// Who runs the commands, for the run journal.
     pub(crate) actor: Actor,
+    /// How long connecting to a server may take (every target of a fleet gets it too).
+    pub(crate) connect_timeout: Duration,
+    /// `[fleet]` in the configuration file.
+    pub(crate) fleet: crate::config::FleetConfig,
+    /// The directory of the configuration file, which its relative paths start from.
+    pub(crate) config_dir: PathBuf,
 }
 
 impl Settings {
@@ -110,6 +116,9 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         max_duration,
         log_file: log_file(cli.log_file.as_deref().map(Path::new), config.log_file),
         actor: Actor::default(),
+        connect_timeout,
+        fleet: config.fleet,
+        config_dir: config_path.parent().unwrap_or(Path::new("")).to_path_buf(),
     })
 }
 
@@ -127,7 +136,12 @@ fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<(Path
 
 /// The engine, for the commands that write.
 pub(crate) fn open(settings: &Settings) -> anyhow::Result<Engine> {
-    let mut engine = Engine::open(&settings.url, Registry::linked(), settings.packages.as_deref())?
+    Ok(open_at(settings, &settings.url)?)
+}
+
+/// The engine on `url` (a fleet's target), set up as [`open`] sets it up.
+pub(crate) fn open_at(settings: &Settings, url: &DatabaseUrl) -> Result<Engine, upgrader_core::Error> {
+    let mut engine = Engine::open(url, Registry::linked(), settings.packages.as_deref())?
         .with_history_table(settings.history_table.clone())
         .with_actor(settings.actor.clone());
     engine.set_timeouts(settings.timeouts)?;
@@ -136,7 +150,12 @@ pub(crate) fn open(settings: &Settings) -> anyhow::Result<Engine> {
 
 /// The engine, for the commands that only look: a missing SQLite file is not created.
 pub(crate) fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
-    let mut engine = Engine::inspect(&settings.url, Registry::linked(), settings.packages.as_deref())?
+    Ok(inspect_at(settings, &settings.url)?)
+}
+
+/// The engine on `url` (a fleet's target), for looking, as [`inspect`] opens it.
+pub(crate) fn inspect_at(settings: &Settings, url: &DatabaseUrl) -> Result<Engine, upgrader_core::Error> {
+    let mut engine = Engine::inspect(url, Registry::linked(), settings.packages.as_deref())?
         .with_history_table(settings.history_table.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)

@@ -14,6 +14,8 @@ use crate::output::note;
 pub(crate) struct TerminalUi {
     /// `--yes-i-know`: every question gets its default without waiting.
     unattended: bool,
+    /// Say nothing of the defaults given (a fleet says each question once, for all its targets).
+    quiet: bool,
     bars: HashMap<String, ProgressBar>,
 }
 
@@ -21,7 +23,17 @@ impl TerminalUi {
     pub(crate) fn new(unattended: bool) -> Self {
         TerminalUi {
             unattended,
+            quiet: false,
             bars: HashMap::new(),
+        }
+    }
+
+    /// Unattended, and silent about the defaults it gives: for a fleet's targets, whose display
+    /// says each question once.
+    pub(crate) fn quiet() -> Self {
+        TerminalUi {
+            quiet: true,
+            ..TerminalUi::new(true)
         }
     }
 
@@ -41,7 +53,9 @@ impl TerminalUi {
 impl Interaction for TerminalUi {
     fn ask(&mut self, question: &str, default: &str) -> String {
         if !self.can_ask() {
-            note(&format!("  {question} [{default}] -> {default} (default)"));
+            if !self.quiet {
+                note(&format!("  {question} [{default}] -> {default} (default)"));
+            }
             return default.to_owned();
         }
         dialoguer::Input::<String>::new()
@@ -54,7 +68,9 @@ impl Interaction for TerminalUi {
     fn confirm(&mut self, question: &str, default: bool) -> bool {
         if !self.can_ask() {
             let answer = if default { "yes" } else { "no" };
-            note(&format!("  {question} -> {answer} (default)"));
+            if !self.quiet {
+                note(&format!("  {question} -> {answer} (default)"));
+            }
             return default;
         }
         dialoguer::Confirm::new()

@@ -17,6 +17,7 @@ mod window;
 
 pub(crate) use accept::accept;
 pub(crate) use check::check;
+pub(crate) use choose::chosen;
 pub(crate) use explain::{explain, unknown};
 pub(crate) use graph::show_graph;
 pub(crate) use history::{by, show_history};
@@ -25,7 +26,7 @@ pub(crate) use logged::logged;
 pub(crate) use repair::{mark, populate, resolve};
 pub(crate) use run::run_upgrades;
 pub(crate) use show::{show_applied, show_pending};
-pub(crate) use status::status;
+pub(crate) use status::{exit_code as status_exit_code, status};
 
 use anyhow::bail;
 

@@ -31,6 +31,8 @@ pub(crate) struct JsonEvents {
     target: (String, String),
     /// The first write that failed (stdout closed or full): nothing more is written.
     error: Option<StdoutFailed>,
+    /// In a fleet: the target every event is tagged with (`"target"`).
+    tag: Option<String>,
 }
 
 impl Default for JsonEvents {
@@ -42,6 +44,7 @@ impl Default for JsonEvents {
             failed_after: None,
             target: (String::new(), String::new()),
             error: None,
+            tag: None,
         }
     }
 }
@@ -57,7 +60,15 @@ pub(crate) fn timestamp() -> String {
 }
 
 impl JsonEvents {
-    /// Writes one event: `fields` with `event` and `ts` added.
+    /// The stream of one target of a fleet: every event tagged with `"target": name`.
+    pub(crate) fn for_target(name: String) -> JsonEvents {
+        JsonEvents {
+            tag: Some(name),
+            ..JsonEvents::default()
+        }
+    }
+
+    /// Writes one event: `fields` with `event` and `ts` added (and `target`, in a fleet).
     fn emit(&mut self, event: &str, mut fields: Value) {
         if self.error.is_some() {
             return;
@@ -65,6 +76,9 @@ impl JsonEvents {
         if let Some(map) = fields.as_object_mut() {
             map.insert("event".into(), event.into());
             map.insert("ts".into(), timestamp().into());
+            if let Some(tag) = &self.tag {
+                map.insert("target".into(), tag.clone().into());
+            }
         }
         if let Err(e) = json_line(&fields) {
             self.error = Some(e);

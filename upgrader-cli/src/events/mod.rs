@@ -14,7 +14,7 @@ use upgrader_core::{
     Backend, Error, Interaction, Phase, PlannedUpgrade, RunReport, StoppedAtWindow, Warning,
 };
 
-pub(crate) use json::JsonEvents;
+pub(crate) use json::{JsonEvents, timestamp};
 pub(crate) use lines::Lines;
 pub(crate) use live::Live;
 pub(crate) use log_file::{LogFile, LogFileError, who};
