@@ -4,6 +4,8 @@
 mod before;
 #[path = "cli/edited.rs"]
 mod edited;
+#[path = "cli/fleet.rs"]
+mod fleet;
 #[path = "cli/lock_timeout.rs"]
 mod lock_timeout;
 #[path = "cli/run_events.rs"]
