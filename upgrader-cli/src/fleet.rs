@@ -29,50 +29,32 @@ fn jobs(settings: &Settings, args: &cli::Fleet) -> usize {
 /// The sources of the targets: those given as flags, else those of `[fleet]` in the
 /// configuration; none is a refusal.
 fn sources(settings: &Settings, args: &cli::Fleet) -> anyhow::Result<Vec<TargetSource>> {
-    let control = || settings.url.clone();
-    let mut sources = Vec::new();
-    if args.targets.is_some() || args.schemas.is_some() || args.targets_query.is_some() {
-        if let Some(file) = &args.targets {
-            sources.push(TargetSource::File(file.clone()));
-        }
-        if let Some(sql) = &args.targets_query {
-            sources.push(TargetSource::Query {
-                control: control(),
-                sql: sql.clone(),
-            });
-        }
-        if let Some(pattern) = &args.schemas {
-            sources.push(TargetSource::Schemas {
-                control: control(),
-                pattern: pattern.clone(),
-            });
-        }
-        return Ok(sources);
-    }
+    let flags = args.targets.is_some() || args.schemas.is_some() || args.targets_query.is_some();
     let config = &settings.fleet;
     let dir = &settings.config_dir;
-    if let Some(urls) = &config.targets {
-        sources.push(TargetSource::Urls {
-            urls: urls.clone(),
-            listed_in: "fleet.targets".into(),
-            base: Some(dir.clone()),
-        });
-    }
-    if let Some(file) = &config.targets_file {
-        sources.push(TargetSource::File(relative_to(dir, file)));
-    }
-    if let Some(sql) = &config.targets_query {
-        sources.push(TargetSource::Query {
-            control: control(),
-            sql: sql.clone(),
-        });
-    }
-    if let Some(pattern) = &config.schemas {
-        sources.push(TargetSource::Schemas {
-            control: control(),
-            pattern: pattern.clone(),
-        });
-    }
+    let mut sources = Vec::new();
+    let (file, query, schemas) = if flags {
+        (args.targets.clone(), &args.targets_query, &args.schemas)
+    } else {
+        if let Some(urls) = &config.targets {
+            sources.push(TargetSource::Urls {
+                urls: urls.clone(),
+                listed_in: "fleet.targets".into(),
+                base: Some(dir.clone()),
+            });
+        }
+        let file = config.targets_file.as_ref().map(|file| relative_to(dir, file));
+        (file, &config.targets_query, &config.schemas)
+    };
+    sources.extend(file.map(TargetSource::File));
+    sources.extend(query.iter().map(|sql| TargetSource::Query {
+        control: settings.url.clone(),
+        sql: sql.clone(),
+    }));
+    sources.extend(schemas.iter().map(|pattern| TargetSource::Schemas {
+        control: settings.url.clone(),
+        pattern: pattern.clone(),
+    }));
     if sources.is_empty() {
         return Err(Refused::new(
             "--fleet names no targets",

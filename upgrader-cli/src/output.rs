@@ -68,6 +68,22 @@ impl StdoutFailed {
     }
 }
 
+/// An answer given as an exit code (`status`), once its report was printed: a reader that went
+/// away (`| head`) does not change the answer (a closed pipe must not turn "pending" into 0);
+/// any other failure to write is the error.
+pub(crate) fn answer_stands(printed: anyhow::Result<()>, code: u8) -> anyhow::Result<std::process::ExitCode> {
+    match printed {
+        Err(err)
+            if !err
+                .downcast_ref::<StdoutFailed>()
+                .is_some_and(StdoutFailed::is_closed_pipe) =>
+        {
+            Err(err)
+        }
+        _ => Ok(std::process::ExitCode::from(code)),
+    }
+}
+
 /// Writes data to stdout and flushes it; control characters are escaped (see [`printable`]).
 pub(crate) fn data(text: &str) -> Result<(), StdoutFailed> {
     use std::io::Write as _;

@@ -33,17 +33,7 @@ pub(crate) fn status(settings: &Settings, json: bool, host: &Host) -> anyhow::Re
     } else {
         print_text(&readiness, code, host).map_err(anyhow::Error::from)
     };
-    match printed {
-        Ok(()) => {}
-        // The reader went away (`| head`): the answer still stands, and is the exit code; a
-        // closed pipe must not turn "pending" into 0.
-        Err(err)
-            if err
-                .downcast_ref::<StdoutFailed>()
-                .is_some_and(StdoutFailed::is_closed_pipe) => {}
-        Err(err) => return Err(err),
-    }
-    Ok(ExitCode::from(code))
+    output::answer_stands(printed, code)
 }
 
 /// The `--json` object: a stable interface (documented in the README).

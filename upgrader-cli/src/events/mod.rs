@@ -245,7 +245,7 @@ impl Interaction for RunUi {
 }
 
 /// An error and its causes on one line, as `error:` prints them.
-fn error_text(error: &Error) -> String {
+pub(crate) fn error_text(error: &Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

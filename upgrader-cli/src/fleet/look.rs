@@ -79,16 +79,7 @@ pub(crate) fn status(settings: &Settings, json: bool, args: &cli::Fleet) -> anyh
     } else {
         print_status(&looked, &summary).map_err(anyhow::Error::from)
     };
-    match printed {
-        Ok(()) => {}
-        // The answer still stands, and is the exit code (as for one database).
-        Err(err)
-            if err
-                .downcast_ref::<StdoutFailed>()
-                .is_some_and(StdoutFailed::is_closed_pipe) => {}
-        Err(err) => return Err(err),
-    }
-    Ok(ExitCode::from(code))
+    output::answer_stands(printed, code)
 }
 
 fn print_status(looked: &[Looked], summary: &BTreeMap<&str, usize>) -> Result<(), StdoutFailed> {

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use upgrader_core::{FleetEvents, FleetTarget, Interaction, TargetOutcome, TargetResult};
 
+pub(super) use crate::events::error_text;
 use crate::events::{Display, JsonEvents, LogFile, RunUi, count};
 use crate::output::{StdoutFailed, duration, json_line, note};
 use crate::ui::TerminalUi;
@@ -203,18 +204,6 @@ pub(super) fn outcome_text(result: &TargetResult) -> String {
         TargetOutcome::NotStarted => "not started".into(),
         _ => "unknown".into(),
     }
-}
-
-/// An engine error and its causes on one line, as `error:` prints them.
-pub(super) fn error_text(error: &upgrader_core::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    crate::one_line(&text)
 }
 
 /// The outcome's name in `--json`: `done`, `failed`, `not_started`.
