@@ -30,6 +30,19 @@ pub(crate) fn hint(err: &Error, host: &Host) -> Option<String> {
             "create the schema first (CREATE SCHEMA \"{}\"), or name an existing one in the URL's `schema=`",
             schema.replace('"', "\"\"")
         ),
+        Error::EmptyFleet { .. } => {
+            "list the fleet's databases there (one URL per line in a targets file), or check the query or the schema pattern".into()
+        }
+        Error::DuplicateTarget { .. } => "list each database once".into(),
+        Error::SameDatabase { .. } => {
+            "list each database once, under one name: runs under two names would each apply its upgrades".into()
+        }
+        Error::InvalidTarget { .. } => {
+            "write one database URL per line (postgres://…, mysql://…, sqlite://path or a file path); blank lines and # comments are skipped".into()
+        }
+        Error::TargetsQuery { .. } => {
+            "run the query by hand on the control database (--database-url): it must return a column named `url` (database URLs) or `schema` (schemas of that PostgreSQL database)".into()
+        }
         Error::UnusableSchema { .. } => {
             "grant the user USAGE on the schema (and CREATE, for the history's tables), or name another one in the URL's `schema=`".into()
         }

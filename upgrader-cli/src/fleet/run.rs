@@ -19,6 +19,9 @@ use crate::output::{data, duration, note, table};
 use crate::settings::{Settings, open_at, run_options};
 use crate::ui::TerminalUi;
 
+/// How many targets at least are asked at a time what database they are, before the run.
+const IDENTITY_JOBS: usize = 8;
+
 pub(crate) fn run_fleet(settings: &Settings, args: &Run, host: &Host) -> anyhow::Result<ExitCode> {
     let confirmation = &args.confirmation;
     // What runs, and how, is refused before anything is opened; so is a timings file that cannot
@@ -46,7 +49,9 @@ pub(crate) fn run_fleet(settings: &Settings, args: &Run, host: &Host) -> anyhow:
     // Before anything runs: the targets (a source that cannot be read, none, one listed twice,
     // one database under two names are refused).
     let fleet = super::fleet(settings, &args.fleet)?;
-    fleet.check_distinct(jobs)?;
+    // A server target is asked over a short connection of its own, which is mostly waiting: at
+    // least eight at a time, so that `--jobs 1` does not pay for them one after the other.
+    fleet.check_distinct(jobs.max(IDENTITY_JOBS))?;
     // Before anything is changed: a log file that cannot be written changes nothing.
     let mut log = match &settings.log_file {
         Some((path, explicit)) => LogFile::open(path, *explicit)?,

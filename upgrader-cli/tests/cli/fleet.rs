@@ -641,6 +641,11 @@ fn bad_fleets_are_refused_before_anything_runs() {
         let stderr = String::from_utf8(out.stderr.clone()).unwrap();
         assert!(stderr.contains(message), "{file}: {stderr}");
         assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("hint: ")).count(),
+            1,
+            "{stderr}"
+        );
+        assert_eq!(
             stderr.lines().filter(|l| l.starts_with("error: ")).count(),
             1,
             "{stderr}"
