@@ -173,8 +173,8 @@ struct Group<'a> {
 struct State {
     /// Targets not tried yet (positions in the group).
     ready: VecDeque<usize>,
-    /// Targets whose lock was held: position, when it was first found held, when to try again.
-    held: Vec<(usize, Instant, Instant)>,
+    /// Targets whose lock was held: position, and when to try again.
+    held: Vec<(usize, Instant)>,
     /// Targets being run right now.
     running: usize,
     /// A failure under `fail_fast`: start nothing more.
@@ -232,7 +232,7 @@ impl<'a> Group<'a> {
         let left: Vec<usize> = state
             .ready
             .drain(..)
-            .chain(state.held.drain(..).map(|(i, _, _)| i))
+            .chain(state.held.drain(..).map(|(i, _)| i))
             .collect();
         for position in left {
             let (_, held, duration) = state.tries[position];
@@ -290,7 +290,7 @@ impl<'a> Group<'a> {
                     let first = *state.tries[position].0.get_or_insert(now);
                     state.tries[position].1 += 1;
                     if now.duration_since(first) < self.options.lock_timeout {
-                        state.held.push((position, first, now + self.options.retry_pause));
+                        state.held.push((position, now + self.options.retry_pause));
                         drop(state);
                         events.target_held(target, holder.as_deref());
                     } else {
@@ -327,8 +327,8 @@ impl<'a> Group<'a> {
             .held
             .iter()
             .enumerate()
-            .min_by_key(|(_, (_, _, at))| *at)
-            .map(|(i, (_, _, at))| (i, *at));
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(i, (_, at))| (i, *at));
         match soonest {
             Some((i, at)) if at <= now => Next::Target(state.held.swap_remove(i).0),
             Some((_, at)) => Next::Wait(Some(at)),
