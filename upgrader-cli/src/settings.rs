@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use upgrader_core::{Actor, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
+use upgrader_core::{Actor, CheckedGraph, DatabaseUrl, Engine, HistoryTable, Registry, RunOptions, Timeouts};
 
 use crate::cli::{Cli, Confirmation, Run};
 use crate::config::{Config, LogFileSetting};
@@ -136,12 +136,22 @@ fn log_file(flag: Option<&Path>, config: Option<LogFileSetting>) -> Option<(Path
 
 /// The engine, for the commands that write.
 pub(crate) fn open(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(open_at(settings, &settings.url)?)
+    Ok(open_at(settings, &checked_graph(settings)?, &settings.url)?)
+}
+
+/// The linked upgrades' graph (only the active packages), checked once for the engines of many
+/// databases (a fleet).
+pub(crate) fn checked_graph(settings: &Settings) -> Result<CheckedGraph, upgrader_core::Error> {
+    CheckedGraph::new(Registry::linked(), settings.packages.as_deref())
 }
 
 /// The engine on `url` (a fleet's target), set up as [`open`] sets it up.
-pub(crate) fn open_at(settings: &Settings, url: &DatabaseUrl) -> Result<Engine, upgrader_core::Error> {
-    let mut engine = Engine::open(url, Registry::linked(), settings.packages.as_deref())?
+pub(crate) fn open_at(
+    settings: &Settings,
+    graph: &CheckedGraph,
+    url: &DatabaseUrl,
+) -> Result<Engine, upgrader_core::Error> {
+    let mut engine = Engine::open_checked(url, graph)?
         .with_history_table(settings.history_table.clone())
         .with_actor(settings.actor.clone());
     engine.set_timeouts(settings.timeouts)?;
@@ -150,13 +160,16 @@ pub(crate) fn open_at(settings: &Settings, url: &DatabaseUrl) -> Result<Engine, 
 
 /// The engine, for the commands that only look: a missing SQLite file is not created.
 pub(crate) fn inspect(settings: &Settings) -> anyhow::Result<Engine> {
-    Ok(inspect_at(settings, &settings.url)?)
+    Ok(inspect_at(settings, &checked_graph(settings)?, &settings.url)?)
 }
 
 /// The engine on `url` (a fleet's target), for looking, as [`inspect`] opens it.
-pub(crate) fn inspect_at(settings: &Settings, url: &DatabaseUrl) -> Result<Engine, upgrader_core::Error> {
-    let mut engine = Engine::inspect(url, Registry::linked(), settings.packages.as_deref())?
-        .with_history_table(settings.history_table.clone());
+pub(crate) fn inspect_at(
+    settings: &Settings,
+    graph: &CheckedGraph,
+    url: &DatabaseUrl,
+) -> Result<Engine, upgrader_core::Error> {
+    let mut engine = Engine::inspect_checked(url, graph)?.with_history_table(settings.history_table.clone());
     engine.set_timeouts(settings.timeouts)?;
     Ok(engine)
 }

@@ -1,5 +1,6 @@
 //! The engine: reads the history, works out what is pending, runs it, records it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blocked;
@@ -41,8 +42,8 @@ pub use window::StoppedAtWindow;
 pub struct Engine {
     url: DatabaseUrl,
     conn: AnyConnection,
-    registry: Registry,
-    plan: Plan,
+    registry: Arc<Registry>,
+    plan: Arc<Plan>,
     /// Whether this engine holds the run lock (then no other runner can be applying anything).
     locked: bool,
     /// How long statements wait (see [`Engine::set_timeouts`]).
@@ -59,10 +60,32 @@ pub struct Engine {
     recorder: Option<crate::history::Recorder>,
 }
 
+/// The linked upgrades, their graph checked and ordered once ([`Registry::plan`]), to open many
+/// databases with: the engines of a fleet share it instead of checking the graph again each.
+#[derive(Debug, Clone)]
+pub struct CheckedGraph {
+    registry: Arc<Registry>,
+    plan: Arc<Plan>,
+}
+
+impl CheckedGraph {
+    /// Checks the graph of `registry` (only `packages` when given).
+    pub fn new(registry: Registry, packages: Option<&[String]>) -> Result<CheckedGraph, Error> {
+        if registry.upgrades().is_empty() {
+            return Err(Error::NothingLinked);
+        }
+        let plan = registry.plan(packages)?;
+        Ok(CheckedGraph {
+            registry: Arc::new(registry),
+            plan: Arc::new(plan),
+        })
+    }
+}
+
 impl Engine {
     /// Checks the graph of `registry` (only `packages` when given), then connects to the database.
     pub fn open(url: &DatabaseUrl, registry: Registry, packages: Option<&[String]>) -> Result<Engine, Error> {
-        Engine::open_with(url, registry, packages, DatabaseUrl::connect)
+        Engine::open_checked(url, &CheckedGraph::new(registry, packages)?)
     }
 
     /// Like [`Engine::open`], for looking only (`show`, `check`): an SQLite file that does not
@@ -73,7 +96,17 @@ impl Engine {
         registry: Registry,
         packages: Option<&[String]>,
     ) -> Result<Engine, Error> {
-        Engine::open_with(url, registry, packages, |url| match url.sqlite_path() {
+        Engine::inspect_checked(url, &CheckedGraph::new(registry, packages)?)
+    }
+
+    /// [`Engine::open`] with a graph checked already.
+    pub fn open_checked(url: &DatabaseUrl, graph: &CheckedGraph) -> Result<Engine, Error> {
+        Engine::open_with(url, graph, DatabaseUrl::connect)
+    }
+
+    /// [`Engine::inspect`] with a graph checked already.
+    pub fn inspect_checked(url: &DatabaseUrl, graph: &CheckedGraph) -> Result<Engine, Error> {
+        Engine::open_with(url, graph, |url| match url.sqlite_path() {
             // Only a file that is not there is the empty database it would be: a path that cannot
             // be looked at (a directory without permission, a symlink loop) is not "missing".
             Some(path) => match std::fs::symlink_metadata(path) {
@@ -89,17 +122,12 @@ impl Engine {
         })
     }
 
-    /// Checks the graph first, so its problems are reported even when the database is down.
+    /// The graph is checked first, so its problems are reported even when the database is down.
     fn open_with(
         url: &DatabaseUrl,
-        registry: Registry,
-        packages: Option<&[String]>,
+        graph: &CheckedGraph,
         connect: impl FnOnce(&DatabaseUrl) -> Result<AnyConnection, Error>,
     ) -> Result<Engine, Error> {
-        if registry.upgrades().is_empty() {
-            return Err(Error::NothingLinked);
-        }
-        let plan = registry.plan(packages)?;
         let mut conn = connect(url)?;
         let timeouts = Timeouts::default();
         conn.set_timeouts(&timeouts)
@@ -107,8 +135,8 @@ impl Engine {
         Ok(Engine {
             url: url.clone(),
             conn,
-            registry,
-            plan,
+            registry: Arc::clone(&graph.registry),
+            plan: Arc::clone(&graph.plan),
             locked: false,
             timeouts,
             session: timeouts,

@@ -73,8 +73,8 @@ pub use engine::{
     AppliedUpgrade, CheckReport, Edited, EditedUpgrade, Engine, Implied, Readiness, ReadinessState, Rollback,
     RunOptions, RunPreview, RunReport, Status, UnknownUpgrade, total_estimate,
 };
+pub use engine::{CheckedGraph, RunMode, RunTarget};
 pub use engine::{DEFAULT_ESTIMATE, Estimate, StoppedAtWindow, Timings};
-pub use engine::{RunMode, RunTarget};
 pub use error::{CheckFailure, Error};
 pub use fleet::{
     Fleet, FleetEvents, FleetOptions, FleetReport, FleetStop, FleetTarget, TargetOutcome, TargetResult,

@@ -14,7 +14,7 @@ use crate::cli;
 use crate::commands::status_exit_code;
 use crate::exit;
 use crate::output::{self, StdoutFailed, data_line, note, table};
-use crate::settings::{Settings, inspect_at};
+use crate::settings::{Settings, checked_graph, inspect_at};
 
 /// A target's state as a fleet row names it: a readiness state, or why it cannot be told.
 fn state_name(readiness: &Result<Readiness, Error>) -> &'static str {
@@ -27,8 +27,13 @@ fn state_name(readiness: &Result<Readiness, Error>) -> &'static str {
 
 /// Reads every target of the fleet.
 fn look(settings: &Settings, args: &cli::Fleet) -> anyhow::Result<Vec<Looked>> {
+    // The graph's problems first, before any target is read; then checked once for all of them.
+    let graph = checked_graph(settings)?;
     let fleet = super::fleet(settings, args)?;
-    Ok(fleet.look(&|url| inspect_at(settings, url), super::jobs(settings, args)))
+    Ok(fleet.look(
+        &|url| inspect_at(settings, &graph, url),
+        super::jobs(settings, args),
+    ))
 }
 
 /// The exit code of a fleet's status: 1 when a target cannot be told, else the most severe state.

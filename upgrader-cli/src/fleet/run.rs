@@ -16,7 +16,7 @@ use crate::commands::{chosen, confirm, ensure_confirmable};
 use crate::events::{LogFile, count};
 use crate::exit;
 use crate::output::{data, duration, note, table};
-use crate::settings::{Settings, open_at, run_options};
+use crate::settings::{Settings, checked_graph, open_at, run_options};
 use crate::ui::TerminalUi;
 
 /// How many targets at least are asked at a time what database they are, before the run.
@@ -46,6 +46,8 @@ pub(crate) fn run_fleet(settings: &Settings, args: &Run, host: &Host) -> anyhow:
     if args.rollout.fail_fast {
         fleet_options = fleet_options.with_fail_fast();
     }
+    // The graph's problems first, as for one database; then checked once for every target.
+    let graph = checked_graph(settings)?;
     // Before anything runs: the targets (a source that cannot be read, none, one listed twice,
     // one database under two names are refused).
     let fleet = super::fleet(settings, &args.fleet)?;
@@ -92,7 +94,12 @@ pub(crate) fn run_fleet(settings: &Settings, args: &Run, host: &Host) -> anyhow:
         }),
     );
     let started = Instant::now();
-    let report = fleet.run(&|url| open_at(settings, url), &options, &fleet_options, &progress);
+    let report = fleet.run(
+        &|url| open_at(settings, &graph, url),
+        &options,
+        &fleet_options,
+        &progress,
+    );
     let code = exit_code(&report);
     progress.emit(
         "fleet_done",
